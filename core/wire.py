@@ -1,0 +1,154 @@
+"""The one door to the generated protobuf and gRPC code.
+
+Everything else in wattfleet uses the frozen dataclasses here; only this module imports `*_pb2`.
+Generated types travel under the `Pb` alias so a reader can tell wire objects from ours at a glance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+
+from wattfleet.v1 import agent_pb2 as Pb
+from wattfleet.v1 import agent_pb2_grpc as PbGrpc
+
+SERVICE_NAME: str = Pb.DESCRIPTOR.services_by_name["Agent"].full_name
+FILE_DESCRIPTOR: Any = Pb.DESCRIPTOR
+
+DEVICE_KINDS = {"gpu": Pb.DEVICE_KIND_GPU, "soc": Pb.DEVICE_KIND_SOC, "cpu": Pb.DEVICE_KIND_CPU}
+_KIND_NAMES = {v: k for k, v in DEVICE_KINDS.items()}
+
+
+@dataclass(frozen=True)
+class Device:
+    kind: str  # "gpu", "soc" or "cpu"
+    index: int
+    name: str
+    uuid: str = ""
+    memory_bytes: int = 0
+    power_limit_w: float = 0.0
+    driver: str = ""
+    details: dict[str, str] = field(default_factory=dict)
+
+    def to_proto(self) -> Any:
+        return Pb.Device(
+            kind=DEVICE_KINDS.get(self.kind, Pb.DEVICE_KIND_UNSPECIFIED),
+            index=self.index,
+            name=self.name,
+            uuid=self.uuid,
+            memory_bytes=self.memory_bytes,
+            power_limit_w=self.power_limit_w,
+            driver=self.driver,
+            details=self.details,
+        )
+
+    @classmethod
+    def from_proto(cls, msg: Any) -> Device:
+        return cls(
+            kind=_KIND_NAMES.get(msg.kind, "unknown"),
+            index=msg.index,
+            name=msg.name,
+            uuid=msg.uuid,
+            memory_bytes=msg.memory_bytes,
+            power_limit_w=msg.power_limit_w,
+            driver=msg.driver,
+            details=dict(msg.details),
+        )
+
+
+@dataclass(frozen=True)
+class ExecutionProvider:
+    name: str
+    works: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class PowerSource:
+    name: str
+    domains: tuple[str, ...]
+    available: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    host_id: str
+    hostname: str
+    agent_version: str
+    devices: tuple[Device, ...] = ()
+    runtimes: dict[str, str] = field(default_factory=dict)  # name -> version
+    execution_providers: tuple[ExecutionProvider, ...] = ()
+    power_sources: tuple[PowerSource, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    started_unix_ns: int = 0
+    auth_required: bool = True
+    tls: bool = False
+    platform: str = ""
+    python: str = ""
+
+    def to_proto(self) -> Any:
+        return Pb.AgentInfo(
+            host_id=self.host_id,
+            hostname=self.hostname,
+            agent_version=self.agent_version,
+            devices=[d.to_proto() for d in self.devices],
+            runtimes=[Pb.Runtime(name=k, version=v) for k, v in self.runtimes.items()],
+            execution_providers=[
+                Pb.ExecutionProvider(name=p.name, works=p.works, detail=p.detail)
+                for p in self.execution_providers
+            ],
+            power_sources=[
+                Pb.PowerSource(name=s.name, domains=list(s.domains), available=s.available, detail=s.detail)
+                for s in self.power_sources
+            ],
+            labels=self.labels,
+            started_unix_ns=self.started_unix_ns,
+            auth_required=self.auth_required,
+            tls=self.tls,
+            platform=self.platform,
+            python=self.python,
+        )
+
+    @classmethod
+    def from_proto(cls, msg: Any) -> AgentInfo:
+        return cls(
+            host_id=msg.host_id,
+            hostname=msg.hostname,
+            agent_version=msg.agent_version,
+            devices=tuple(Device.from_proto(d) for d in msg.devices),
+            runtimes={r.name: r.version for r in msg.runtimes},
+            execution_providers=tuple(
+                ExecutionProvider(p.name, p.works, p.detail) for p in msg.execution_providers
+            ),
+            power_sources=tuple(
+                PowerSource(s.name, tuple(s.domains), s.available, s.detail) for s in msg.power_sources
+            ),
+            labels=dict(msg.labels),
+            started_unix_ns=msg.started_unix_ns,
+            auth_required=msg.auth_required,
+            tls=msg.tls,
+            platform=msg.platform,
+            python=msg.python,
+        )
+
+
+# --- service plumbing ------------------------------------------------------------------------
+
+AgentServicerBase: Any = PbGrpc.AgentServicer
+
+
+def add_agent_servicer(servicer: Any, server: grpc.aio.Server) -> None:
+    """Register our servicer (a subclass of AgentServicerBase) on a grpc.aio server."""
+    PbGrpc.add_AgentServicer_to_server(servicer, server)
+
+
+def agent_stub(channel: grpc.aio.Channel) -> Any:
+    """A raw stub; prefer wattfleet.core.client.AgentClient, which speaks our dataclasses."""
+    return PbGrpc.AgentStub(channel)
+
+
+def get_info_request() -> Any:
+    return Pb.GetInfoRequest()

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# One door for developers and CI.
+#   scripts/dev.sh demo    set up, then start a real agent and a client that discovers it
+#   scripts/dev.sh test    set up, then lint (ruff), type-check (mypy) and run every test
+#   scripts/dev.sh setup   only create .venv and install wattfleet with its dev extra
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${WATTFLEET_VENV:-.venv}"
+PY="${PYTHON:-python3}"
+
+setup() {
+    if [ ! -x "$VENV/bin/python" ]; then
+        echo "creating $VENV with $("$PY" --version)" >&2
+        "$PY" -m venv "$VENV"
+    fi
+    # Reinstall only when pyproject.toml changed since the last install.
+    stamp="$VENV/.wattfleet-installed"
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+        "$VENV/bin/python" -m pip install -q --upgrade pip >&2
+        "$VENV/bin/python" -m pip install -q -e '.[dev]' >&2
+        touch "$stamp"
+    fi
+}
+
+case "${1:-}" in
+    setup)
+        setup ;;
+    demo)
+        shift; setup
+        exec "$VENV/bin/wattfleet" demo "$@" ;;
+    test)
+        shift; setup
+        echo "== ruff" >&2
+        "$VENV/bin/ruff" check .
+        echo "== mypy" >&2
+        "$VENV/bin/mypy" core agent/telemetry tui/fleet
+        echo "== pytest" >&2
+        exec "$VENV/bin/python" -m pytest "$@" ;;
+    *)
+        echo "usage: scripts/dev.sh {demo|test|setup} [args...]" >&2
+        exit 2 ;;
+esac
