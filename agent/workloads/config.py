@@ -1,0 +1,91 @@
+"""Typed configuration of one workload, as a profile (profiles/*.toml) describes it.
+
+The TOML loader and its validation live in profile.py; runners and scenarios take these objects.
+Every field has the unit in its name where it has one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PROVIDERS = ("cpu", "cuda", "tensorrt", "tensorrt-native")
+PRECISIONS = ("fp32", "fp16", "int8")
+SCENARIOS = ("single-stream", "server", "offline", "concurrency", "sweep")
+ARRIVALS = ("poisson", "gamma")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which model: a built-in name or a path inside the configured model directories."""
+
+    builtin: str = ""  # e.g. "decoder-tiny", "encoder-bert-tiny", "cnn-squeezenet"
+    path: str = ""  # relative to a model directory, or absolute inside one
+    dims: dict[str, int] = field(default_factory=dict)  # symbolic dimension bindings
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """Where and how it runs."""
+
+    provider: str = "cpu"
+    fallback: bool = False  # allow another provider when this one does not work; the record says which ran
+    precision: str = "fp32"
+    device_id: int = 0
+    intra_op_threads: int = 0  # 0 = ONNX Runtime's default
+    cache_dir: str = ""  # TensorRT engine and timing caches; "" = the agent's data dir
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    over: str = "rate"  # "rate" or "concurrency"
+    values: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    """The load scenario and when a run ends."""
+
+    scenario: str = "single-stream"
+    prompt_tokens: int = 32
+    output_tokens: int = 16
+    batch_size: int = 1
+    rate_qps: float = 1.0  # server scenario: mean arrival rate
+    arrival: str = "poisson"
+    gamma_shape: float = 1.0
+    concurrency: int = 1
+    seed: int = 0
+    warmup_queries: int = 2
+    min_duration_s: float = 1.0
+    min_queries: int = 8
+    max_duration_s: float = 60.0
+    max_queries: int = 100_000
+    sweep: SweepConfig = field(default_factory=SweepConfig)
+
+
+@dataclass(frozen=True)
+class SloConfig:
+    """Service-level objectives for goodput; None = not part of the SLO."""
+
+    ttft_ms: float | None = None
+    tpot_ms: float | None = None
+    e2el_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """A reference configuration to compare answers with (e.g. CPU fp32)."""
+
+    reference_provider: str = ""  # "" = no comparison
+    reference_precision: str = "fp32"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str = ""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    load: LoadConfig = field(default_factory=LoadConfig)
+    slo: SloConfig = field(default_factory=SloConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    source: str = ""  # the file it came from, for error messages
