@@ -33,7 +33,7 @@ case "${1:-}" in
         echo "== ruff" >&2
         "$VENV/bin/ruff" check .
         echo "== mypy" >&2
-        "$VENV/bin/mypy" core agent/telemetry tui/fleet
+        VENV="$VENV" scripts/mypy.sh
         echo "== pytest" >&2
         exec "$VENV/bin/python" -m pytest "$@" ;;
     *)

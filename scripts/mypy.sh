@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# mypy --strict on the pure layers. The source folders are mapped onto the `wattfleet` namespace in
+# .mypy-src/ (directory links, so new files are seen) because mypy cannot read setuptools' package-dir.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .mypy-src/wattfleet
+for p in core agent tui profiles; do ln -sfn "../../$p" ".mypy-src/wattfleet/$p"; done
+ln -sfn ../../protos/wattfleet/v1 .mypy-src/wattfleet/v1
+pkgs=(-p wattfleet.core -p wattfleet.agent.telemetry -p wattfleet.tui.fleet)
+[ -f agent/workloads/metrics.py ] && pkgs+=(-m wattfleet.agent.workloads.metrics)
+exec "${VENV:-.venv}/bin/mypy" "${pkgs[@]}" "$@"
