@@ -36,3 +36,4 @@ class AgentConfig:
     max_message_bytes: int = 4 * 1024 * 1024
     metrics_port: int | None = None  # Prometheus /metrics; None = off
     grace_s: float = 5.0
+    ready_file: Path | None = None  # written as JSON once SERVING (for scripts and tests)

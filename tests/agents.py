@@ -1,0 +1,106 @@
+"""Start real agents as separate processes for tests: `start_agent(tmp_path, ...)`.
+
+Each agent gets its own data dir and a free port on loopback; the helper waits for the agent's ready
+file (written once it is SERVING) and gives back the port and token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+START_TIMEOUT_S = 60.0
+
+
+@dataclass
+class RunningAgent:
+    host_id: str
+    port: int
+    token: str  # "" when insecure
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    args: list[str] = field(default_factory=list)
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout_s: float = 20.0) -> int:
+        """SIGTERM and wait: a graceful stop. Returns the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout_s)
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, as far as the agent can tell."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=20)
+
+
+def agent_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "wattfleet.core.cli", "agent", *args]
+
+
+def start_agent(
+    workdir: Path,
+    *,
+    host_id: str = "test-agent",
+    insecure: bool = False,
+    advertise: bool = False,
+    interfaces: tuple[str, ...] = ("127.0.0.1",),
+    probe: bool = False,
+    data_dir: Path | None = None,
+    extra: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    wrapper: tuple[str, ...] = (),
+    listen: str = "127.0.0.1",
+    port: int = 0,
+) -> RunningAgent:
+    """Start `wattfleet agent` and wait until it is SERVING. `wrapper` prefixes the command
+    (e.g. `ip netns exec NS`)."""
+    data_dir = data_dir or workdir / f"agent-{host_id}"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    ready = data_dir / "ready.json"
+    ready.unlink(missing_ok=True)
+    args = ["--listen", listen, "--port", str(port), "--host-id", host_id, "--data-dir", str(data_dir),
+            "--ready-file", str(ready)]
+    if insecure:
+        args.append("--insecure")
+    if advertise:
+        for ip in interfaces:
+            args += ["--interface", ip]
+    else:
+        args.append("--no-advertise")
+    if not probe:
+        args.append("--no-probe")
+    args += list(extra)
+    log_path = data_dir / "agent.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [*wrapper, *agent_command(*args)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not ready.exists():
+        if proc.poll() is not None:
+            raise RuntimeError(f"agent {host_id} exited with {proc.returncode}:\n{log_path.read_text()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"agent {host_id} not ready after {START_TIMEOUT_S} s:\n{log_path.read_text()}")
+        time.sleep(0.05)
+    info = json.loads(ready.read_text())
+    token = "" if insecure else Path(info["token_file"]).read_text().strip()
+    return RunningAgent(host_id, int(info["port"]), token, data_dir, proc, log_path, args)
