@@ -202,3 +202,470 @@ async def health_status(channel: grpc.aio.Channel, service: str = "", timeout_s:
     stub = health_pb2_grpc.HealthStub(channel)
     reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout_s)
     return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+
+
+# --- runs and telemetry (issue 5) ------------------------------------------------------------
+
+RUN_STATES: dict[str, Any] = {
+    "queued": Pb.RUN_STATE_QUEUED,
+    "preparing": Pb.RUN_STATE_PREPARING,
+    "warmup": Pb.RUN_STATE_WARMUP,
+    "measuring": Pb.RUN_STATE_MEASURING,
+    "completed": Pb.RUN_STATE_COMPLETED,
+    "failed": Pb.RUN_STATE_FAILED,
+    "cancelled": Pb.RUN_STATE_CANCELLED,
+    "interrupted": Pb.RUN_STATE_INTERRUPTED,
+}
+_RUN_STATE_NAMES = {v: k for k, v in RUN_STATES.items()}
+ENDED_STATES = frozenset({"completed", "failed", "cancelled", "interrupted"})
+
+
+def run_state_to_proto(state: str) -> Any:
+    return RUN_STATES.get(state, Pb.RUN_STATE_UNSPECIFIED)
+
+
+def run_state_name(value: int) -> str:
+    return _RUN_STATE_NAMES.get(value, "unspecified")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What to run: a profile name the agent knows, or an inline profile TOML, plus overrides."""
+
+    profile: str = ""
+    profile_toml: str = ""
+    overrides: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    device: str = ""
+
+    def to_proto(self) -> Any:
+        return Pb.RunSpec(
+            profile=self.profile,
+            profile_toml=self.profile_toml,
+            overrides=self.overrides,
+            labels=self.labels,
+            device=self.device,
+        )
+
+    @classmethod
+    def from_proto(cls, msg: Any) -> RunSpec:
+        return cls(msg.profile, msg.profile_toml, dict(msg.overrides), dict(msg.labels), msg.device)
+
+
+@dataclass(frozen=True)
+class RunHandle:
+    run_id: str
+    state: str
+    queue_position: int = 0
+
+    def to_proto(self) -> Any:
+        return Pb.RunHandle(
+            run_id=self.run_id, state=run_state_to_proto(self.state), queue_position=self.queue_position
+        )
+
+    @classmethod
+    def from_proto(cls, msg: Any) -> RunHandle:
+        return cls(msg.run_id, run_state_name(msg.state), msg.queue_position)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure as METRICS.md defines it; the engine's figure dicts have the same keys."""
+
+    name: str
+    value: float
+    unit: str = ""
+    domain: str = ""
+    definition: str = ""
+    low_confidence: bool = False
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Figure:
+        return cls(
+            name=str(d["name"]),
+            value=float(d["value"]),
+            unit=str(d.get("unit") or ""),
+            domain=str(d.get("domain") or ""),
+            definition=str(d.get("definition") or ""),
+            low_confidence=bool(d.get("low_confidence", False)),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "value": self.value,
+            "unit": self.unit,
+            "domain": self.domain,
+            "definition": self.definition,
+            "low_confidence": self.low_confidence,
+        }
+
+    def to_proto(self) -> Any:
+        return Pb.Figure(
+            name=self.name,
+            value=self.value,
+            unit=self.unit,
+            domain=self.domain,
+            definition=self.definition,
+            low_confidence=self.low_confidence,
+        )
+
+    @classmethod
+    def from_proto(cls, msg: Any) -> Figure:
+        return cls(msg.name, msg.value, msg.unit, msg.domain, msg.definition, msg.low_confidence)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """The wire RunRecord: state, figures and (from GetRun and the summary event) the full record JSON."""
+
+    run_id: str
+    state: str
+    profile: str = ""
+    started_unix_ns: int = 0
+    ended_unix_ns: int = 0
+    host_id: str = ""
+    figures: tuple[Figure, ...] = ()
+    error: str = ""
+    record_json: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    last_seq: int = 0
+
+    def to_proto(self) -> Any:
+        return Pb.RunRecord(
+            run_id=self.run_id,
+            state=run_state_to_proto(self.state),
+            profile=self.profile,
+            started_unix_ns=self.started_unix_ns,
+            ended_unix_ns=self.ended_unix_ns,
+            host_id=self.host_id,
+            figures=[f.to_proto() for f in self.figures],
+            error=self.error,
+            record_json=self.record_json,
+            labels=self.labels,
+            last_seq=self.last_seq,
+        )
+
+    @classmethod
+    def from_proto(cls, msg: Any) -> RunSummary:
+        return cls(
+            run_id=msg.run_id,
+            state=run_state_name(msg.state),
+            profile=msg.profile,
+            started_unix_ns=msg.started_unix_ns,
+            ended_unix_ns=msg.ended_unix_ns,
+            host_id=msg.host_id,
+            figures=tuple(Figure.from_proto(f) for f in msg.figures),
+            error=msg.error,
+            record_json=msg.record_json,
+            labels=dict(msg.labels),
+            last_seq=msg.last_seq,
+        )
+
+
+@dataclass(frozen=True)
+class PhaseChange:
+    state: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Progress:
+    fraction: float
+    queries_done: int = 0
+    tokens_done: int = 0
+    elapsed_s: float = 0.0
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class TokenBatch:
+    """Columnar: token i of the batch is (request_id[i], token_index[i], t_ns[i])."""
+
+    request_id: tuple[int, ...]
+    token_index: tuple[int, ...]
+    t_ns: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class QueryBatch:
+    """Columnar per-query timings (warm-up queries are not sent)."""
+
+    request_id: tuple[int, ...]
+    scheduled_ns: tuple[int, ...]
+    issued_ns: tuple[int, ...]
+    first_token_ns: tuple[int, ...]
+    done_ns: tuple[int, ...]
+    n_out: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Notice:
+    level: str
+    message: str
+
+
+RunEventBody = PhaseChange | Progress | TokenBatch | QueryBatch | RunSummary | Notice
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    seq: int
+    t_ns: int
+    body: RunEventBody
+
+    def to_proto(self) -> Any:
+        return run_event_proto(self.seq, self.t_ns, self.body)
+
+    @classmethod
+    def from_proto(cls, msg: Any) -> RunEvent:
+        kind = msg.WhichOneof("body")
+        body: RunEventBody
+        if kind == "phase":
+            body = PhaseChange(run_state_name(msg.phase.state), msg.phase.detail)
+        elif kind == "progress":
+            p = msg.progress
+            body = Progress(p.fraction, p.queries_done, p.tokens_done, p.elapsed_s, p.detail)
+        elif kind == "tokens":
+            t = msg.tokens
+            body = TokenBatch(tuple(t.request_id), tuple(t.token_index), tuple(t.t_ns))
+        elif kind == "queries":
+            q = msg.queries
+            body = QueryBatch(
+                tuple(q.request_id),
+                tuple(q.scheduled_ns),
+                tuple(q.issued_ns),
+                tuple(q.first_token_ns),
+                tuple(q.done_ns),
+                tuple(q.n_out),
+            )
+        elif kind == "summary":
+            body = RunSummary.from_proto(msg.summary)
+        else:
+            body = Notice(msg.notice.level, msg.notice.message)
+        return cls(msg.seq, msg.t_ns, body)
+
+
+def run_event_proto(seq: int, t_ns: int, body: RunEventBody) -> Any:
+    """Build a wire RunEvent once; the agent keeps these in its ring and sends them as they are."""
+    if isinstance(body, TokenBatch):
+        return Pb.RunEvent(
+            seq=seq,
+            t_ns=t_ns,
+            tokens=Pb.TokenBatch(request_id=body.request_id, token_index=body.token_index, t_ns=body.t_ns),
+        )
+    if isinstance(body, QueryBatch):
+        return Pb.RunEvent(
+            seq=seq,
+            t_ns=t_ns,
+            queries=Pb.QueryBatch(
+                request_id=body.request_id,
+                scheduled_ns=body.scheduled_ns,
+                issued_ns=body.issued_ns,
+                first_token_ns=body.first_token_ns,
+                done_ns=body.done_ns,
+                n_out=body.n_out,
+            ),
+        )
+    if isinstance(body, PhaseChange):
+        return Pb.RunEvent(
+            seq=seq, t_ns=t_ns, phase=Pb.PhaseChange(state=run_state_to_proto(body.state), detail=body.detail)
+        )
+    if isinstance(body, Progress):
+        return Pb.RunEvent(
+            seq=seq,
+            t_ns=t_ns,
+            progress=Pb.Progress(
+                fraction=body.fraction,
+                queries_done=body.queries_done,
+                tokens_done=body.tokens_done,
+                elapsed_s=body.elapsed_s,
+                detail=body.detail,
+            ),
+        )
+    if isinstance(body, RunSummary):
+        return Pb.RunEvent(seq=seq, t_ns=t_ns, summary=body.to_proto())
+    return Pb.RunEvent(seq=seq, t_ns=t_ns, notice=Pb.Notice(level=body.level, message=body.message))
+
+
+def event_seq(msg: Any) -> int:
+    """The seq of a wire RunEvent or TelemetryBatch, without converting the rest."""
+    return int(msg.seq)
+
+
+@dataclass(frozen=True)
+class ProfileInfo:
+    name: str
+    description: str = ""
+    model: str = ""
+    scenario: str = ""
+    provider: str = ""
+    toml: str = ""
+
+    def to_proto(self) -> Any:
+        return Pb.Profile(
+            name=self.name,
+            description=self.description,
+            model=self.model,
+            scenario=self.scenario,
+            provider=self.provider,
+            toml=self.toml,
+        )
+
+    @classmethod
+    def from_proto(cls, msg: Any) -> ProfileInfo:
+        return cls(msg.name, msg.description, msg.model, msg.scenario, msg.provider, msg.toml)
+
+
+def list_profiles_response(profiles: list[ProfileInfo]) -> Any:
+    return Pb.ListProfilesResponse(profiles=[p.to_proto() for p in profiles])
+
+
+def list_profiles_from_proto(msg: Any) -> list[ProfileInfo]:
+    return [ProfileInfo.from_proto(p) for p in msg.profiles]
+
+
+def list_runs_response(runs: list[RunSummary]) -> Any:
+    return Pb.ListRunsResponse(runs=[r.to_proto() for r in runs])
+
+
+def list_runs_from_proto(msg: Any) -> list[RunSummary]:
+    return [RunSummary.from_proto(r) for r in msg.runs]
+
+
+def list_profiles_request() -> Any:
+    return Pb.ListProfilesRequest()
+
+
+def cancel_run_request(run_id: str) -> Any:
+    return Pb.CancelRunRequest(run_id=run_id)
+
+
+def get_run_request(run_id: str) -> Any:
+    return Pb.GetRunRequest(run_id=run_id)
+
+
+def list_runs_request(limit: int = 0) -> Any:
+    return Pb.ListRunsRequest(limit=limit)
+
+
+def watch_run_request(run_id: str, after_seq: int = 0) -> Any:
+    return Pb.WatchRunRequest(run_id=run_id, after_seq=after_seq)
+
+
+def stream_telemetry_request(interval_s: float = 0.0, after_seq: int = 0) -> Any:
+    return Pb.StreamTelemetryRequest(interval_s=interval_s, after_seq=after_seq)
+
+
+@dataclass(frozen=True)
+class TelemetryRequest:
+    interval_s: float
+    after_seq: int
+
+    @classmethod
+    def from_proto(cls, msg: Any) -> TelemetryRequest:
+        return cls(float(msg.interval_s), int(msg.after_seq))
+
+
+@dataclass(frozen=True)
+class WatchRequest:
+    run_id: str
+    after_seq: int
+
+    @classmethod
+    def from_proto(cls, msg: Any) -> WatchRequest:
+        return cls(str(msg.run_id), int(msg.after_seq))
+
+
+def run_id_of(msg: Any) -> str:
+    """The run_id of a CancelRunRequest or GetRunRequest."""
+    return str(msg.run_id)
+
+
+def list_limit_of(msg: Any) -> int:
+    return int(msg.limit)
+
+
+@dataclass(frozen=True)
+class PowerReading:
+    """One power sample on the wire (the telemetry layer's Sample, minus its seq)."""
+
+    source: str
+    domain: str
+    t_ns: int
+    power_w: float | None = None
+    energy_j: float | None = None
+    missing: bool = False
+
+
+@dataclass(frozen=True)
+class DeviceReading:
+    device: str
+    t_ns: int
+    utilization_pct: float | None = None
+    memory_used_bytes: float | None = None
+    temperature_c: float | None = None
+    sm_clock_mhz: float | None = None
+    mem_clock_mhz: float | None = None
+    power_limit_w: float | None = None
+    throttle_reasons: tuple[str, ...] = ()
+
+
+_DEVICE_FIELDS = (
+    "utilization_pct",
+    "memory_used_bytes",
+    "temperature_c",
+    "sm_clock_mhz",
+    "mem_clock_mhz",
+    "power_limit_w",
+)
+
+
+@dataclass(frozen=True)
+class TelemetryBatch:
+    seq: int
+    power: tuple[PowerReading, ...] = ()
+    devices: tuple[DeviceReading, ...] = ()
+
+    def to_proto(self) -> Any:
+        power = []
+        for p in self.power:
+            msg = Pb.PowerSample(source=p.source, domain=p.domain, t_ns=p.t_ns, missing=p.missing)
+            if p.power_w is not None:
+                msg.power_w = p.power_w
+            if p.energy_j is not None:
+                msg.energy_j = p.energy_j
+            power.append(msg)
+        devices = []
+        for d in self.devices:
+            dmsg = Pb.DeviceSample(device=d.device, t_ns=d.t_ns, throttle_reasons=list(d.throttle_reasons))
+            for name in _DEVICE_FIELDS:
+                value = getattr(d, name)
+                if value is not None:
+                    setattr(dmsg, name, value)
+            devices.append(dmsg)
+        return Pb.TelemetryBatch(seq=self.seq, power=power, devices=devices)
+
+    @classmethod
+    def from_proto(cls, msg: Any) -> TelemetryBatch:
+        power = tuple(
+            PowerReading(
+                source=p.source,
+                domain=p.domain,
+                t_ns=p.t_ns,
+                power_w=p.power_w if p.HasField("power_w") else None,
+                energy_j=p.energy_j if p.HasField("energy_j") else None,
+                missing=p.missing,
+            )
+            for p in msg.power
+        )
+        devices = tuple(
+            DeviceReading(
+                device=d.device,
+                t_ns=d.t_ns,
+                throttle_reasons=tuple(d.throttle_reasons),
+                **{n: (getattr(d, n) if d.HasField(n) else None) for n in _DEVICE_FIELDS},
+            )
+            for d in msg.devices
+        )
+        return cls(msg.seq, power, devices)
