@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from wattfleet.core import __version__
 from wattfleet.core.errors import UsageError, WattfleetError
@@ -25,8 +26,15 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors: what was wrong, and where to look."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def _top_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="wattfleet",
         description="Per-token latency and power across a GPU and edge fleet.",
         epilog="Run `wattfleet COMMAND --help` for a command's options.",

@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 from wattfleet.agent.service.config import AgentConfig
+from wattfleet.core.cli import ArgumentParser
 from wattfleet.core.errors import UsageError
 
 DEFAULT_PORT = 50551
@@ -21,7 +22,7 @@ def _label(value: str) -> tuple[str, str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="wattfleet agent",
         description=(
             "Run the wattfleet agent: a gRPC server that runs ONNX Runtime and TensorRT workloads on this "
