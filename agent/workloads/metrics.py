@@ -1,0 +1,272 @@
+"""Latency and throughput figures exactly as METRICS.md defines them; pure (numpy-free, mypy --strict).
+
+`summarize()` turns raw per-request timestamps into figure dicts. It works on any subset of requests,
+so the agent can rebuild partial figures for a run that was cut short. Validity (minimum duration and
+count, LoadGen early stopping, latency CoV) is in `validity()`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from wattfleet.agent.workloads.config import SloConfig
+
+PERCENTILES: tuple[float, ...] = (50.0, 90.0, 95.0, 97.0, 99.0, 99.9)
+NS_PER_MS = 1_000_000
+NS_PER_S = 1_000_000_000
+COV_FLAG = 0.025  # trtexec flags a latency coefficient of variation above 2.5%
+
+MLPERF = "MLPerf LoadGen"
+VLLM = "vLLM"
+INFERENCE_PERF = "inference-perf"
+
+Figure = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RequestTiming:
+    """Raw timestamps of one request (one prompt of a batch, or one fixed-shape inference).
+
+    token_ns holds the host time of every output token (empty for fixed-shape models); done_ns is the
+    completion time (the last token's time for generative requests). All times are monotonic ns.
+    """
+
+    request_id: int
+    scheduled_ns: int
+    issued_ns: int
+    done_ns: int
+    token_ns: tuple[int, ...] = ()
+    warmup: bool = False
+    samples: int = 1  # samples in this query (batch size for fixed-shape inference)
+
+    @property
+    def n_out(self) -> int:
+        return len(self.token_ns)
+
+    @property
+    def first_token_ns(self) -> int:
+        return self.token_ns[0] if self.token_ns else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "scheduled_ns": self.scheduled_ns,
+            "issued_ns": self.issued_ns,
+            "done_ns": self.done_ns,
+            "token_ns": list(self.token_ns),
+            "n_out": self.n_out,
+            "warmup": self.warmup,
+            "samples": self.samples,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RequestTiming:
+        return cls(
+            request_id=int(d["request_id"]),
+            scheduled_ns=int(d["scheduled_ns"]),
+            issued_ns=int(d["issued_ns"]),
+            done_ns=int(d["done_ns"]),
+            token_ns=tuple(int(t) for t in d.get("token_ns", ())),
+            warmup=bool(d.get("warmup", False)),
+            samples=int(d.get("samples", 1)),
+        )
+
+
+# ---- percentiles -------------------------------------------------------------------------------
+
+
+def nearest_rank(sorted_values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile of already sorted values: sorted[ceil(p/100*n) - 1] (MLPerf's rule)."""
+    n = len(sorted_values)
+    if n == 0:
+        raise ValueError("nearest_rank of an empty sequence")
+    if not 0.0 < p <= 100.0:
+        raise ValueError(f"percentile must be in (0, 100], got {p}")
+    # Round p/100*n before ceil so 0.9*10 (8.999...) stays rank 9, as the exact formula means.
+    rank = math.ceil(round(p / 100.0 * n, 9))
+    return sorted_values[max(rank, 1) - 1]
+
+
+def percentile_label(p: float) -> str:
+    """50.0 -> "p50", 99.9 -> "p99.9"."""
+    return "p" + (f"{p:g}")
+
+
+# ---- per-request values ------------------------------------------------------------------------
+
+
+def ttft_ms(r: RequestTiming) -> float:
+    """First token - scheduled arrival (MLPerf LoadGen: queueing is not hidden)."""
+    return (r.first_token_ns - r.scheduled_ns) / NS_PER_MS
+
+
+def ttft_send_ms(r: RequestTiming) -> float:
+    """First token - actual issue time (vLLM, inference-perf)."""
+    return (r.first_token_ns - r.issued_ns) / NS_PER_MS
+
+
+def e2el_ms(r: RequestTiming) -> float:
+    """Last token (or completion) - scheduled arrival."""
+    return (r.done_ns - r.scheduled_ns) / NS_PER_MS
+
+
+def tpot_ms(r: RequestTiming) -> float | None:
+    """(e2e - ttft) / (n_out - 1); None where n_out <= 1 (excluded, as MLPerf and vLLM do)."""
+    if r.n_out <= 1:
+        return None
+    return (r.done_ns - r.first_token_ns) / NS_PER_MS / (r.n_out - 1)
+
+
+def ntpot_ms(r: RequestTiming) -> float | None:
+    """e2e / n_out (inference-perf's NTPOT, guidellm's TPOT); None without output tokens."""
+    if r.n_out == 0:
+        return None
+    return e2el_ms(r) / r.n_out
+
+
+def itl_ms(r: RequestTiming) -> list[float]:
+    """Every gap between consecutive output tokens of one request."""
+    t = r.token_ns
+    return [(t[i] - t[i - 1]) / NS_PER_MS for i in range(1, len(t))]
+
+
+def meets_slo(r: RequestTiming, slo: SloConfig) -> bool:
+    """Whether one request meets every configured SLO (<=, as vLLM's --goodput).
+
+    A request with n_out <= 1 has no tpot and meets a tpot SLO vacuously (vLLM counts its tpot as 0).
+    """
+    if slo.ttft_ms is not None and ttft_ms(r) > slo.ttft_ms:
+        return False
+    if slo.tpot_ms is not None:
+        tp = tpot_ms(r)
+        if tp is not None and tp > slo.tpot_ms:
+            return False
+    return not (slo.e2el_ms is not None and e2el_ms(r) > slo.e2el_ms)
+
+
+def slo_configured(slo: SloConfig) -> bool:
+    return slo.ttft_ms is not None or slo.tpot_ms is not None or slo.e2el_ms is not None
+
+
+def measured(requests: Iterable[RequestTiming]) -> list[RequestTiming]:
+    """Requests that count: not warm-up, and completed."""
+    return [r for r in requests if not r.warmup and r.done_ns > 0]
+
+
+def is_generative(requests: Sequence[RequestTiming]) -> bool:
+    return any(r.token_ns for r in requests)
+
+
+def per_request_values(requests: Iterable[RequestTiming]) -> dict[str, list[float]]:
+    """Raw per-request values (ms) of every latency metric; itl is pooled over all requests."""
+    rs = measured(requests)
+    out: dict[str, list[float]] = {k: [] for k in ("ttft", "ttft_send", "tpot", "ntpot", "itl", "e2el")}
+    for r in rs:
+        out["e2el"].append(e2el_ms(r))
+        if not r.token_ns:
+            continue
+        out["ttft"].append(ttft_ms(r))
+        out["ttft_send"].append(ttft_send_ms(r))
+        out["itl"].extend(itl_ms(r))
+        tp = tpot_ms(r)
+        if tp is not None:
+            out["tpot"].append(tp)
+        nt = ntpot_ms(r)
+        if nt is not None:
+            out["ntpot"].append(nt)
+    return out
+
+
+# ---- figures -----------------------------------------------------------------------------------
+
+_DEFINITIONS: dict[str, str] = {
+    "ttft": f"{MLPERF}: first token - scheduled arrival",
+    "ttft_send": f"{VLLM}: first token - request issued",
+    "tpot": f"{MLPERF}, {VLLM}: (e2e - ttft) / (n_out - 1), n_out > 1",
+    "ntpot": f"{INFERENCE_PERF}: e2e / n_out",
+    "itl": f"{VLLM}: gaps between consecutive tokens, pooled",
+    "e2el": f"{MLPERF} sample latency: last token - scheduled arrival",
+    "latency": f"{MLPERF} sample latency: completion - scheduled arrival",
+    "tokens_per_s": f"{VLLM} output throughput: tokens completed in window / window",
+    "requests_per_s": f"{VLLM} request throughput: requests completed in window / window",
+    "samples_per_s": f"{MLPERF} Offline: samples completed in window / window",
+    "goodput": f"{VLLM} --goodput: requests meeting every SLO / window",
+}
+
+
+def figure(
+    name: str, value: float, unit: str, definition: str, *, domain: str = "", low_confidence: bool = False
+) -> Figure:
+    """The one figure shape shared by latency and energy figures."""
+    return {
+        "name": name,
+        "value": float(value),
+        "unit": unit,
+        "domain": domain,
+        "definition": definition,
+        "low_confidence": bool(low_confidence),
+    }
+
+
+def _distribution(metric: str, values: Sequence[float]) -> list[Figure]:
+    if not values:
+        return []
+    s = sorted(values)
+    n = len(s)
+    definition = _DEFINITIONS[metric]
+    figs = [figure(f"{metric}_mean", math.fsum(s) / n, "ms", definition, low_confidence=n < 2)]
+    for p in PERCENTILES:
+        # A percentile needs at least 100/(100-p) samples to be resolved at all.
+        needed = math.ceil(round(100.0 / (100.0 - p), 9))
+        name = f"{metric}_{percentile_label(p)}"
+        figs.append(figure(name, nearest_rank(s, p), "ms", definition, low_confidence=n < needed))
+    return figs
+
+
+def in_window(t_ns: int, t0_ns: int, t1_ns: int) -> bool:
+    return t0_ns <= t_ns <= t1_ns
+
+
+def summarize(
+    requests: Iterable[RequestTiming], t0_ns: int, t1_ns: int, slo: SloConfig | None = None
+) -> list[Figure]:
+    """Figures of a run from raw timings: latency distributions over every measured request given,
+    throughput (tokens, requests, samples, goodput) over what completed inside [t0_ns, t1_ns]."""
+    slo = slo or SloConfig()
+    rs = measured(requests)
+    if not rs:
+        return []
+    duration_s = max(t1_ns - t0_ns, 1) / NS_PER_S
+    generative = is_generative(rs)
+    values = per_request_values(rs)
+    figs: list[Figure] = []
+    metrics = ("ttft", "ttft_send", "tpot", "ntpot", "itl", "e2el") if generative else ()
+    for metric in metrics:
+        figs.extend(_distribution(metric, values[metric]))
+    if not generative:
+        figs.extend(_distribution("latency", values["e2el"]))
+    done = [r for r in rs if in_window(r.done_ns, t0_ns, t1_ns)]
+    if generative:
+        tokens = sum(1 for r in rs for t in r.token_ns if in_window(t, t0_ns, t1_ns))
+        figs.append(figure("tokens_per_s", tokens / duration_s, "tok/s", _DEFINITIONS["tokens_per_s"]))
+        figs.append(figure("requests_per_s", len(done) / duration_s, "req/s", _DEFINITIONS["requests_per_s"]))
+    else:
+        samples = sum(r.samples for r in done)
+        figs.append(figure("samples_per_s", samples / duration_s, "samples/s", _DEFINITIONS["samples_per_s"]))
+        qps = len(done) / duration_s
+        figs.append(figure("queries_per_s", qps, "queries/s", _DEFINITIONS["requests_per_s"]))
+    if slo_configured(slo):
+        good = sum(1 for r in done if meets_slo(r, slo))
+        figs.append(figure("goodput", good / duration_s, "req/s", _DEFINITIONS["goodput"]))
+    return figs
+
+
+def figure_value(figures: Iterable[Figure], name: str) -> float | None:
+    """The value of the first figure called `name`, or None."""
+    for f in figures:
+        if f["name"] == name:
+            return float(f["value"])
+    return None
