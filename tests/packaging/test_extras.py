@@ -1,0 +1,75 @@
+"""The wheel installs by where it runs: the agent without Textual, the console without ONNX Runtime.
+
+Builds the real wheel and installs it into fresh virtual environments from the package registry
+(pip's cache makes repeat runs quick).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+        check=True, capture_output=True, text=True,
+    )
+    (built,) = out.glob("wattfleet-*.whl")
+    return built
+
+
+def _venv_with(tmp: Path, requirement: str) -> Path:
+    venv.create(tmp, with_pip=True)
+    py = tmp / "bin" / "python"
+    result = subprocess.run([str(py), "-m", "pip", "install", "-q", requirement], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return py
+
+
+def _imports(py: Path, module: str) -> bool:
+    return subprocess.run([str(py), "-c", f"import {module}"], capture_output=True).returncode == 0
+
+
+def test_wheel_installs_only_under_the_wattfleet_namespace(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
+    assert top == {"wattfleet"}, top
+    assert not any(n.startswith("wattfleet/__init__.py") for n in names), "wattfleet must stay a namespace"
+    for needed in ("wattfleet/agent/service/server.py", "wattfleet/v1/agent_pb2.py", "wattfleet/core/cli.py",
+                   "wattfleet/v1/agent.proto"):
+        assert needed in names
+    assert any(n.startswith("wattfleet/profiles/") and n.endswith(".toml") for n in names), "profiles not packaged"
+
+
+def test_agent_extra_runs_without_textual(wheel: Path, tmp_path: Path) -> None:
+    py = _venv_with(tmp_path / "agent-env", f"{wheel}[agent]")
+    assert not _imports(py, "textual")
+    assert _imports(py, "onnxruntime")
+    result = subprocess.run([str(tmp_path / "agent-env" / "bin" / "wattfleet"), "agent", "--help"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "--token-file" in result.stdout
+
+
+def test_console_extra_runs_without_onnxruntime(wheel: Path, tmp_path: Path) -> None:
+    py = _venv_with(tmp_path / "tui-env", f"{wheel}[tui]")
+    assert not _imports(py, "onnxruntime")
+    assert _imports(py, "textual")
+    exe = str(tmp_path / "tui-env" / "bin" / "wattfleet")
+    result = subprocess.run([exe, "discover", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    # The agent is not what this install is for: it says which extra to add instead of a traceback.
+    result = subprocess.run([exe, "bench", "--help"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "wattfleet[agent]" in result.stderr and "Traceback" not in result.stderr
