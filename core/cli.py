@@ -61,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
+        if (exc.name or "").startswith("wattfleet"):
+            raise  # our own module missing is a packaging bug, not a missing extra
         missing = exc.name or "a dependency"
         extra = "agent" if name in {"agent", "bench", "telemetry"} else "tui"
         print(
