@@ -60,6 +60,7 @@ class LoadConfig:
     max_duration_s: float = 60.0
     max_queries: int = 100_000
     sweep: SweepConfig = field(default_factory=SweepConfig)
+    server_workers: int = 8  # server scenario: the bounded pool that issues scheduled requests
 
 
 @dataclass(frozen=True)
