@@ -1,0 +1,90 @@
+"""Bounded per-domain history in flat arrays (about 25 bytes a reading), for energy over long windows.
+
+The sampler keeps one of these per domain beside the short Sample ring that feeds streaming, so a
+one-hour run's energy needs neither an hour of Sample objects nor a scan of the other domains.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from bisect import bisect_left, bisect_right
+
+
+class _TimeView:
+    """The ring's timestamps in logical order, as a sequence that bisect can search."""
+
+    def __init__(self, series: DomainSeries) -> None:
+        self._s = series
+
+    def __len__(self) -> int:
+        return self._s.size
+
+    def __getitem__(self, i: int) -> int:
+        s = self._s
+        return s.t[(s.start + i) % s.capacity]
+
+
+class DomainSeries:
+    """Fixed-capacity ring of (t_ns, power_w, energy_j, missing) for one domain; oldest overwritten."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 2:
+            raise ValueError(f"series capacity must be at least 2, got {capacity}")
+        self.capacity = capacity
+        self.t = array("q", bytes(8 * capacity))
+        self.p = array("d", [math.nan]) * capacity
+        self.e = array("d", [math.nan]) * capacity
+        self.m = bytearray(capacity)
+        self.start = 0
+        self.size = 0
+
+    @property
+    def last_t_ns(self) -> int | None:
+        return self.t[(self.start + self.size - 1) % self.capacity] if self.size else None
+
+    @property
+    def first_t_ns(self) -> int | None:
+        return self.t[self.start] if self.size else None
+
+    def append(self, t_ns: int, power_w: float | None, energy_j: float | None, missing: bool) -> bool:
+        """Add a reading; one not newer than the last is refused (returns False)."""
+        last = self.last_t_ns
+        if last is not None and t_ns <= last:
+            return False
+        if self.size < self.capacity:
+            i = (self.start + self.size) % self.capacity
+            self.size += 1
+        else:
+            i = self.start
+            self.start = (self.start + 1) % self.capacity
+        self.t[i] = t_ns
+        self.p[i] = math.nan if power_w is None else power_w
+        self.e[i] = math.nan if energy_j is None else energy_j
+        self.m[i] = 1 if missing else 0
+        return True
+
+    def columns(self, t0_ns: int, t1_ns: int) -> tuple[list[int], list[float], list[float], list[bool]]:
+        """Readings in [t0, t1] plus one on each side (for edge interpolation), oldest first."""
+        view = _TimeView(self)
+        lo = max(bisect_left(view, t0_ns) - 1, 0)
+        hi = min(bisect_right(view, t1_ns) + 1, self.size)
+        ts: list[int] = []
+        ps: list[float] = []
+        es: list[float] = []
+        ms: list[bool] = []
+        for a, b in self._physical(lo, hi):
+            ts.extend(self.t[a:b])
+            ps.extend(self.p[a:b])
+            es.extend(self.e[a:b])
+            ms.extend(bool(x) for x in self.m[a:b])
+        return ts, ps, es, ms
+
+    def _physical(self, lo: int, hi: int) -> list[tuple[int, int]]:
+        """Physical index ranges covering logical [lo, hi)."""
+        if hi <= lo:
+            return []
+        a, b = (self.start + lo) % self.capacity, (self.start + hi) % self.capacity
+        if a < b:
+            return [(a, b)]
+        return [(a, self.capacity), (0, b)] if b else [(a, self.capacity)]
