@@ -21,6 +21,7 @@ class ModelConfig:
     builtin: str = ""  # e.g. "decoder-tiny", "encoder-bert-tiny", "cnn-squeezenet"
     path: str = ""  # relative to a model directory, or absolute inside one
     dims: dict[str, int] = field(default_factory=dict)  # symbolic dimension bindings
+    max_context: int = 0  # decoders: context length; 0 = from the model's metadata, else 2048
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,225 @@
+"""Runners: one object per loaded model that scenarios drive. `open_runner` is the only door in.
+
+    runner = open_runner(ModelConfig(builtin="decoder-tiny"), RuntimeConfig(provider="cpu"))
+    runner.generate(runner.make_prompts(2, 16, seed=0), 8, on_token=lambda b, i, t_ns: ...)
+
+Generative runners (decoder-only, optimum convention) do greedy decoding with the KV cache; fixed runners
+run one inference on generated inputs. Both are safe to call from several threads at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from wattfleet.agent.workloads.config import ModelConfig, RuntimeConfig
+from wattfleet.agent.workloads.models.cache import default_cache_dir
+from wattfleet.agent.workloads.ort_session import (
+    DEVICE_PROVIDERS,
+    SessionResult,
+    create_session,
+    trt_cache_key,
+)
+from wattfleet.agent.workloads.runners_base import (
+    ColdStart,
+    ResolvedModel,
+    base_environment,
+    device_name,
+    versions,
+)
+from wattfleet.agent.workloads.runners_decoder import DecodeLoop, DecoderLayout, inspect_decoder
+from wattfleet.agent.workloads.runners_fixed import FixedInputs, input_specs
+from wattfleet.agent.workloads.runners_resolve import resolve_model
+from wattfleet.core.errors import ConfigError, UsageError
+
+__all__ = ["ColdStart", "FixedRunner", "GenerativeRunner", "open_runner"]
+
+DEFAULT_MAX_CONTEXT = 2048
+
+
+class _OrtRunner:
+    kind = ""
+
+    def __init__(self, model: ResolvedModel, runtime: RuntimeConfig, result: SessionResult) -> None:
+        self.model = model
+        self.runtime = runtime
+        self._result = result
+        self.session: ort.InferenceSession | None = result.session
+        self.provider_used = result.used
+        self.cold_start = ColdStart(0.0, 0.0, 0.0)
+        # IOBinding keeps tensors on the device for CUDA and TensorRT; "" = plain numpy feeds.
+        self.binding_device = "cuda" if result.used in DEVICE_PROVIDERS else ""
+
+    @property
+    def model_dtype(self) -> str:
+        return "fp32"
+
+    def environment(self) -> dict[str, Any]:
+        precision = self.runtime.precision
+        if self.provider_used != "TensorrtExecutionProvider":
+            precision = self.model_dtype  # CPU and CUDA run the weights' own precision
+        env = base_environment(
+            self.model, self.runtime, provider_requested=self._result.requested,
+            provider_used=self.provider_used, fell_back=self._result.fell_back,
+            fallback_reason=self._result.reason, precision=precision, model_dtype=self.model_dtype,
+            provider_options=self._result.provider_options)
+        env["kind"] = self.kind
+        env["precision_requested"] = self.runtime.precision
+        env["io_binding"] = bool(self.binding_device)
+        env["cold_start"] = self.cold_start.to_dict()
+        return env
+
+    def _live(self) -> ort.InferenceSession:
+        if self.session is None:
+            raise UsageError(f"runner for {self.model.name} is closed; open a new one with open_runner()")
+        return self.session
+
+    def close(self) -> None:
+        self.session = None
+
+
+class GenerativeRunner(_OrtRunner):
+    kind = "generative"
+
+    def __init__(self, model: ResolvedModel, runtime: RuntimeConfig, result: SessionResult,
+                 layout: DecoderLayout, max_context: int) -> None:
+        super().__init__(model, runtime, result)
+        self.layout = layout
+        self.vocab_size = layout.vocab_size
+        self.max_context = max_context
+        self.loop = DecodeLoop(result.session, layout, max_context, device=self.binding_device,
+                               device_id=runtime.device_id)
+
+    @property
+    def model_dtype(self) -> str:
+        return self.layout.dtype_name
+
+    def make_prompts(self, n: int, prompt_tokens: int, seed: int) -> list[list[int]]:
+        """`n` seeded prompts of `prompt_tokens` random token ids each."""
+        if n < 1 or prompt_tokens < 1:
+            raise UsageError(f"make_prompts needs n >= 1 and prompt_tokens >= 1, got {n} and {prompt_tokens}")
+        if prompt_tokens >= self.max_context:
+            raise UsageError(f"prompt_tokens {prompt_tokens} leaves no room to generate in the model's "
+                             f"context of {self.max_context}")
+        rng = np.random.default_rng(seed)
+        ids: list[list[int]] = rng.integers(0, self.vocab_size, size=(n, prompt_tokens)).tolist()
+        return ids
+
+    def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int,
+                 on_token: Callable[[int, int, int], None] | None = None) -> list[list[int]]:
+        self._live()
+        return self.loop.generate(prompts, max_new_tokens, on_token)
+
+    def prefill_logits(self, prompts: Sequence[Sequence[int]]) -> np.ndarray:
+        self._live()
+        return self.loop.prefill_logits(prompts)
+
+
+class FixedRunner(_OrtRunner):
+    kind = "fixed"
+
+    def __init__(self, model: ResolvedModel, runtime: RuntimeConfig, result: SessionResult,
+                 dims: dict[str, int]) -> None:
+        super().__init__(model, runtime, result)
+        self.inputs = FixedInputs(input_specs(result.session, model.path), dims, model.path)
+        self.output_names = [o.name for o in result.session.get_outputs()]
+        self._device_inputs: dict[int, dict[str, ort.OrtValue]] = {}
+
+    @property
+    def model_dtype(self) -> str:
+        floats = {s.dtype for s in self.inputs.specs if np.issubdtype(s.dtype, np.floating)}
+        return "fp16" if floats == {np.float16} else "fp32"
+
+    def input_batch(self, batch_size: int) -> dict[str, np.ndarray]:
+        return self.inputs.batch(batch_size)
+
+    def run_feeds(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """One inference on given inputs (the quality comparison feeds both runners the same ones)."""
+        return [np.asarray(x) for x in self._live().run(self.output_names, feeds)]
+
+    def infer(self, batch_size: int) -> list[np.ndarray]:
+        session = self._live()
+        feeds = self.inputs.batch(batch_size)
+        if not self.binding_device:
+            return [np.asarray(x) for x in session.run(self.output_names, feeds)]
+        # Inputs go to the device once per batch size; outputs are copied back as the answer.
+        device_feeds = self._device_inputs.get(batch_size)
+        if device_feeds is None:
+            device_feeds = {n: ort.OrtValue.ortvalue_from_numpy(v, self.binding_device, self.runtime.device_id)
+                            for n, v in feeds.items()}
+            self._device_inputs[batch_size] = device_feeds
+        binding = session.io_binding()
+        for name, value in device_feeds.items():
+            binding.bind_ortvalue_input(name, value)
+        for name in self.output_names:
+            binding.bind_output(name, self.binding_device, self.runtime.device_id)
+        session.run_with_iobinding(binding)
+        return [value.numpy() for value in binding.get_outputs()]
+
+    def close(self) -> None:
+        self._device_inputs.clear()
+        super().close()
+
+
+def _max_context(model: ModelConfig, resolved: ResolvedModel) -> int:
+    if model.max_context:
+        return model.max_context
+    for key in ("max_position_embeddings", "n_positions", "max_context"):
+        value = resolved.metadata.get(key, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return DEFAULT_MAX_CONTEXT
+
+
+def _check_precision(runtime: RuntimeConfig, runner: _OrtRunner) -> None:
+    if runtime.precision not in ("fp32", "fp16", "int8"):
+        raise UsageError(f"runtime.precision {runtime.precision!r}: choose fp32, fp16 or int8")
+    if runner.provider_used == "TensorrtExecutionProvider" or runtime.precision == "fp32":
+        return
+    if runtime.precision == "int8" or runner.model_dtype != runtime.precision:
+        raise UsageError(
+            f"precision {runtime.precision} on {runner.provider_used} needs a model exported in "
+            f"{runtime.precision} ({runner.model.name} has {runner.model_dtype} weights); use provider "
+            "'tensorrt', which builds reduced-precision engines, or an exported model of that precision")
+
+
+def open_runner(model: ModelConfig, runtime: RuntimeConfig, *, model_dirs: Sequence[Path] = (),
+                cache_dir: Path | None = None) -> GenerativeRunner | FixedRunner | Any:
+    """Load the model, build the session on the requested provider, run it once, and time each part."""
+    if runtime.provider == "tensorrt-native":
+        from wattfleet.agent.workloads.trt_native import open_native_runner
+
+        return open_native_runner(model, runtime, model_dirs=model_dirs, cache_dir=cache_dir)
+    t0 = time.perf_counter()
+    resolved = resolve_model(model, model_dirs, cache_dir, runtime.precision)
+    t1 = time.perf_counter()
+    cache_root = Path(runtime.cache_dir) if runtime.cache_dir else (cache_dir or default_cache_dir().parent)
+    trt_key = ""
+    if runtime.provider == "tensorrt":
+        trt_key = trt_cache_key(resolved.sha256, versions()["onnxruntime"], versions()["tensorrt"],
+                                device_name("TensorrtExecutionProvider", runtime.device_id), runtime.precision)
+    result = create_session(resolved.path, runtime, cache_root=cache_root, trt_key=trt_key)
+    t2 = time.perf_counter()
+    runner: GenerativeRunner | FixedRunner
+    names = {i.name for i in result.session.get_inputs()}
+    generative = any(n.startswith("past_key_values.") for n in names) or ("input_ids" in names and any(
+        o.name == "logits" for o in result.session.get_outputs()))
+    if generative:
+        layout = inspect_decoder(result.session, resolved.path, resolved.metadata, dict(model.dims))
+        runner = GenerativeRunner(resolved, runtime, result, layout, _max_context(model, resolved))
+        _check_precision(runtime, runner)
+        runner.generate(runner.make_prompts(1, min(8, runner.max_context - 2), seed=0), 2)
+    else:
+        if not result.session.get_inputs():
+            raise ConfigError(f"{resolved.path} has no inputs to feed; wattfleet cannot benchmark it")
+        runner = FixedRunner(resolved, runtime, result, dict(model.dims))
+        _check_precision(runtime, runner)
+        runner.infer(1)
+    t3 = time.perf_counter()
+    runner.cold_start = ColdStart(model_load_s=t1 - t0, session_build_s=t2 - t1, first_inference_s=t3 - t2)
+    return runner
