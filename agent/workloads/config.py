@@ -79,6 +79,9 @@ class QualityConfig:
 
     reference_provider: str = ""  # "" = no comparison
     reference_precision: str = "fp32"
+    # A run whose answers stray further than this from the reference is flagged in the summary.
+    min_token_agreement: float = 0.9  # decoders: share of generated tokens equal to the reference's
+    min_cosine: float = 0.99  # cosine similarity of logits / output tensors with the reference's
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import onnxruntime as ort
+from onnxruntime.capi import onnxruntime_pybind11_state as _ort_state
 
 from wattfleet.agent.workloads.config import RuntimeConfig
-from wattfleet.core.errors import UsageError
+from wattfleet.core.errors import ConfigError, UsageError
+
+# ONNX Runtime's own exception types (Fail, EPFail, InvalidGraph, ...) derive from Exception directly.
+ORT_ERRORS: tuple[type[Exception], ...] = (RuntimeError, *(
+    value for value in vars(_ort_state).values() if isinstance(value, type) and issubclass(value, Exception)))
 
 ORT_PROVIDERS = {
     "cpu": "CPUExecutionProvider",
@@ -180,15 +185,20 @@ def create_session(model: Path | bytes, runtime: RuntimeConfig, *, cache_root: P
     names = [n for n, _ in chain]
     opts = [o for _, o in chain]
     source: Any = model if isinstance(model, bytes) else str(model)
-    if requested in DEVICE_PROVIDERS:
-        with quiet_native_output() as captured:
+    log = ""
+    try:
+        if requested in DEVICE_PROVIDERS:
+            with quiet_native_output() as captured:
+                session = ort.InferenceSession(source, session_options(runtime), providers=names,
+                                               provider_options=opts)
+            log = captured.getvalue()
+        else:
             session = ort.InferenceSession(source, session_options(runtime), providers=names,
                                            provider_options=opts)
-        log = captured.getvalue()
-    else:
-        session = ort.InferenceSession(source, session_options(runtime), providers=names,
-                                       provider_options=opts)
-        log = ""
+    except ORT_ERRORS as exc:
+        where = "the model" if isinstance(model, bytes) else str(model)
+        raise ConfigError(f"ONNX Runtime could not load {where} on {', '.join(names)}: "
+                          f"{str(exc).strip()[:500]}") from exc
     used = session.get_providers()[0]
     if used != requested and not reason:
         reason = failure_reason(log)

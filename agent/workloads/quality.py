@@ -1,0 +1,88 @@
+"""Quality beside speed: how far a configuration's answers are from a reference configuration's.
+
+Decoders: greedy tokens compared position by position, and prompt logits compared as tensors. Fixed
+models: every output on identical inputs. A configuration below the thresholds is flagged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from wattfleet.agent.workloads.config import QualityConfig
+from wattfleet.core.errors import UsageError
+
+_DEFAULTS = QualityConfig()
+
+
+def tensor_agreement(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> dict[str, float]:
+    """max and mean absolute difference and cosine similarity over all outputs, flattened together."""
+    if len(a) != len(b) or any(x.shape != y.shape for x, y in zip(a, b, strict=True)):
+        raise UsageError(f"outputs differ in shape: {[x.shape for x in a]} against {[y.shape for y in b]}; "
+                         "the two configurations do not run the same model")
+    x = np.concatenate([np.asarray(t, dtype=np.float64).ravel() for t in a])
+    y = np.concatenate([np.asarray(t, dtype=np.float64).ravel() for t in b])
+    diff = np.abs(x - y)
+    norm = float(np.linalg.norm(x) * np.linalg.norm(y))
+    cosine = float(np.dot(x, y) / norm) if norm > 0 else float(np.array_equal(x, y))
+    return {"max_abs_diff": float(diff.max(initial=0.0)), "mean_abs_diff": float(diff.mean()) if diff.size else 0.0,
+            "cosine": cosine}
+
+
+def token_agreement(tokens: Sequence[Sequence[int]], reference: Sequence[Sequence[int]]) -> tuple[float, list[int]]:
+    """Share of positions where the tokens equal the reference's, and each sample's first divergence
+    (-1 when a sample agrees throughout)."""
+    matches = total = 0
+    first: list[int] = []
+    for ours, theirs in zip(tokens, reference, strict=True):
+        same = [a == b for a, b in zip(ours, theirs, strict=True)]
+        matches += sum(same)
+        total += len(same)
+        first.append(same.index(False) if False in same else -1)
+    return (matches / total if total else 1.0), first
+
+
+def _describe(runner: Any) -> dict[str, Any]:
+    env = runner.environment()
+    return {"provider": env.get("provider_used"), "precision": env.get("precision"),
+            "model": env.get("model", {}).get("name")}
+
+
+def compare_with_reference(runner: Any, reference_runner: Any, *, prompts: Sequence[Sequence[int]] | None = None,
+                           n_samples: int = 4, max_new_tokens: int = 16, seed: int = 0,
+                           min_token_agreement: float = _DEFAULTS.min_token_agreement,
+                           min_cosine: float = _DEFAULTS.min_cosine) -> dict[str, Any]:
+    if runner.kind != reference_runner.kind:
+        raise UsageError(f"cannot compare a {runner.kind} runner with a {reference_runner.kind} reference; "
+                         "the reference must run the same model")
+    result: dict[str, Any] = {"reference": _describe(reference_runner), "token_agreement": None,
+                              "max_abs_diff": None, "mean_abs_diff": None, "cosine": None}
+    if runner.kind == "generative":
+        if runner.vocab_size != reference_runner.vocab_size:
+            raise UsageError(f"vocabularies differ ({runner.vocab_size} against {reference_runner.vocab_size}); "
+                             "the reference must run the same model")
+        if prompts is None:
+            length = max(1, min(16, reference_runner.max_context - max_new_tokens))
+            prompts = reference_runner.make_prompts(n_samples, length, seed)
+        ours = runner.generate(prompts, max_new_tokens)
+        theirs = reference_runner.generate(prompts, max_new_tokens)
+        agreement, first = token_agreement(ours, theirs)
+        result["token_agreement"] = agreement
+        result.update(tensor_agreement([runner.prefill_logits(prompts)], [reference_runner.prefill_logits(prompts)]))
+        flagged = agreement < min_token_agreement or result["cosine"] < min_cosine
+        result["detail"] = (f"{agreement:.1%} of {len(prompts)}x{max_new_tokens} greedy tokens equal the "
+                            f"reference's (first divergence per sample: {first}); prompt logits cosine "
+                            f"{result['cosine']:.6f}, max |diff| {result['max_abs_diff']:.3g}")
+    else:
+        feeds = reference_runner.input_batch(1)
+        result.update(tensor_agreement(runner.run_feeds(feeds), reference_runner.run_feeds(feeds)))
+        flagged = result["cosine"] < min_cosine
+        result["detail"] = (f"outputs on identical inputs: cosine {result['cosine']:.6f}, max |diff| "
+                            f"{result['max_abs_diff']:.3g}, mean |diff| {result['mean_abs_diff']:.3g}")
+    result["flagged"] = bool(flagged)
+    if flagged:
+        result["detail"] += (f"; FLAGGED: below the thresholds (token agreement >= {min_token_agreement}, "
+                             f"cosine >= {min_cosine}): this configuration changes the answers")
+    return result
