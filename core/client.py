@@ -6,6 +6,8 @@ say which host failed and why.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -106,3 +108,70 @@ class AgentClient:
     async def get_info(self, timeout_s: float | None = 10.0) -> wire.AgentInfo:
         reply = await self._unary("GetInfo", wire.get_info_request(), timeout_s)
         return wire.AgentInfo.from_proto(reply)
+
+    # --- runs and telemetry (issue 5) ----------------------------------------------------------
+
+    async def list_profiles(self, timeout_s: float | None = 10.0) -> list[wire.ProfileInfo]:
+        return wire.list_profiles_from_proto(await self._unary("ListProfiles", wire.list_profiles_request(), timeout_s))
+
+    async def start_run(self, spec: wire.RunSpec, timeout_s: float | None = 30.0) -> wire.RunHandle:
+        return wire.RunHandle.from_proto(await self._unary("StartRun", spec.to_proto(), timeout_s))
+
+    async def cancel_run(self, run_id: str, timeout_s: float | None = 10.0) -> wire.RunHandle:
+        return wire.RunHandle.from_proto(await self._unary("CancelRun", wire.cancel_run_request(run_id), timeout_s))
+
+    async def get_run(self, run_id: str, timeout_s: float | None = 30.0) -> wire.RunSummary:
+        return wire.RunSummary.from_proto(await self._unary("GetRun", wire.get_run_request(run_id), timeout_s))
+
+    async def list_runs(self, limit: int = 0, timeout_s: float | None = 10.0) -> list[wire.RunSummary]:
+        return wire.list_runs_from_proto(await self._unary("ListRuns", wire.list_runs_request(limit), timeout_s))
+
+    async def watch_run_raw(self, run_id: str, after_seq: int = 0) -> AsyncIterator[Any]:
+        """Wire RunEvents as they come (no conversion, no resume): for benchmarks and relays."""
+        call = self.stub.WatchRun(wire.watch_run_request(run_id, after_seq), metadata=self._metadata)
+        try:
+            async for msg in call:
+                yield msg
+        except grpc.aio.AioRpcError as exc:
+            raise self.error(exc) from exc
+        finally:
+            call.cancel()
+
+    async def watch_run(
+        self, run_id: str, after_seq: int = 0, *, retries: int = 5, backoff_s: float = 0.2
+    ) -> AsyncIterator[wire.RunEvent]:
+        """A run's events from after_seq on, ending after its summary.
+
+        Reconnects on UNAVAILABLE (an agent restart, a dropped connection) from the last sequence number
+        seen, so the caller sees every event once, in order. An agent that no longer holds the events
+        answers OUT_OF_RANGE (as AgentError): fetch the rest with get_run().
+        """
+        seq = after_seq
+        failures = 0
+        while True:
+            try:
+                async for msg in self.watch_run_raw(run_id, seq):
+                    event = wire.RunEvent.from_proto(msg)
+                    if event.seq != seq + 1:
+                        raise AgentError(self.target, "DATA_LOSS",
+                                         f"run {run_id}: expected event {seq + 1}, got {event.seq}")
+                    seq = event.seq
+                    failures = 0
+                    yield event
+                return
+            except AgentError as exc:
+                if exc.code != "UNAVAILABLE" or failures >= retries:
+                    raise
+                failures += 1
+                await asyncio.sleep(backoff_s * 2 ** (failures - 1))
+
+    async def stream_telemetry(self, interval_s: float = 0.0, after_seq: int = 0) -> AsyncIterator[wire.TelemetryBatch]:
+        """Telemetry batches from after_seq on, until the caller stops iterating."""
+        call = self.stub.StreamTelemetry(wire.stream_telemetry_request(interval_s, after_seq), metadata=self._metadata)
+        try:
+            async for msg in call:
+                yield wire.TelemetryBatch.from_proto(msg)
+        except grpc.aio.AioRpcError as exc:
+            raise self.error(exc) from exc
+        finally:
+            call.cancel()

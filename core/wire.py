@@ -669,3 +669,11 @@ class TelemetryBatch:
             for d in msg.devices
         )
         return cls(msg.seq, power, devices)
+
+
+def merge_telemetry(batches: list[Any]) -> Any:
+    """One wire TelemetryBatch holding every sample of `batches`; its seq is the last one's."""
+    merged = Pb.TelemetryBatch()
+    for b in batches:
+        merged.MergeFrom(b)
+    return merged

@@ -208,8 +208,7 @@ class Exporter:
             self._httpd, self._thread = start_http_server(port, addr=addr, registry=self.registry)
         except OSError as exc:
             raise UsageError(
-                f"cannot serve Prometheus metrics on {addr}:{port}: {exc.strerror or exc}; "
-                "pick another --metrics-port"
+                f"cannot serve Prometheus metrics on {addr}:{port}: {exc.strerror or exc}; pick another --metrics-port"
             ) from exc
         self.port = int(self._httpd.server_port)
         return self.port

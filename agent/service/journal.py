@@ -191,9 +191,7 @@ class Journal:
         if started_unix_ns is None:
             self._write("UPDATE runs SET state=? WHERE run_id=?", (state, run_id))
         else:
-            self._write(
-                "UPDATE runs SET state=?, started_unix_ns=? WHERE run_id=?", (state, started_unix_ns, run_id)
-            )
+            self._write("UPDATE runs SET state=?, started_unix_ns=? WHERE run_id=?", (state, started_unix_ns, run_id))
 
     def set_window_start(self, run_id: str, t0_ns: int) -> None:
         self._write("UPDATE runs SET window_t0_ns=? WHERE run_id=? AND window_t0_ns=0", (t0_ns, run_id))
@@ -275,9 +273,7 @@ class Journal:
 
     def get(self, run_id: str, *, with_record: bool = True) -> StoredRun | None:
         with self._lock:
-            row = self._db.execute(
-                f"SELECT {_RUN_COLUMNS}, record_json FROM runs WHERE run_id=?", (run_id,)
-            ).fetchone()
+            row = self._db.execute(f"SELECT {_RUN_COLUMNS}, record_json FROM runs WHERE run_id=?", (run_id,)).fetchone()
         if row is None:
             return None
         return self._run_from_row(row[:-1], row[-1] if with_record else "")
@@ -313,9 +309,7 @@ class Journal:
         in the run's error, rather than keeping the agent from starting.
         """
         with self._lock:
-            rows = self._db.execute(
-                "SELECT run_id FROM runs WHERE state NOT IN (?, ?, ?, ?)", ENDED
-            ).fetchall()
+            rows = self._db.execute("SELECT run_id FROM runs WHERE state NOT IN (?, ?, ?, ?)", ENDED).fetchall()
         marked = []
         for (run_id,) in rows:
             run = self.get(run_id, with_record=False)

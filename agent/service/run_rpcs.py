@@ -1,18 +1,31 @@
-"""Run and telemetry RPCs (issue 5). Until then they answer UNIMPLEMENTED.
+"""Run and telemetry RPCs: StartRun, CancelRun, GetRun, ListRuns, WatchRun, StreamTelemetry, ListProfiles.
 
-RunRpcs is mixed into the agent's servicer; RunServices holds what those RPCs need and is started and
-stopped by the server around the gRPC lifetime.
+RunRpcs is mixed into the agent's servicer and stays thin: each method converts the request, calls the
+RunManager or the TelemetryPump, and turns an RpcError into the gRPC status it names. RunServices holds
+what those RPCs need (journal, sampler, run manager, telemetry pump, exporter); the server awaits
+`start()` before it reports SERVING and `stop()` when it shuts down.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 
+from wattfleet.agent.service import engine
 from wattfleet.agent.service.config import AgentConfig
+from wattfleet.agent.service.engine import RpcError
+from wattfleet.agent.service.exporter import Exporter, MetricsState
+from wattfleet.agent.service.journal import Journal
+from wattfleet.agent.service.runs import RunManager
+from wattfleet.agent.service.telemetry_stream import TelemetryPump, open_sampler
+from wattfleet.core import __version__, wire
+from wattfleet.core.errors import WattfleetError
 
-_LATER = "not implemented in this agent version yet"
+log = logging.getLogger("wattfleet.agent")
 
 
 class RunServices:
@@ -20,34 +33,115 @@ class RunServices:
 
     def __init__(self, config: AgentConfig) -> None:
         self.config = config
+        self.host_id = config.host_id
+        self.journal: Journal | None = None
+        self.sampler: Any = None
+        self.metrics: MetricsState | None = None
+        self.exporter: Exporter | None = None
+        self._manager: RunManager | None = None
+        self._pump: TelemetryPump | None = None
+        self.interrupted: list[str] = []  # runs found cut short at start
+
+    @property
+    def manager(self) -> RunManager:
+        if self._manager is None:
+            raise RpcError("UNAVAILABLE", "the agent is still starting; retry in a moment")
+        return self._manager
+
+    @property
+    def pump(self) -> TelemetryPump:
+        if self._pump is None:
+            raise RpcError("UNAVAILABLE", "the agent is still starting; retry in a moment")
+        return self._pump
 
     async def start(self) -> None:
-        return None
+        if not self.host_id:
+            from wattfleet.agent.service.info import default_host_id
+
+            self.host_id = default_host_id()
+        config = self.config
+        self.journal = await asyncio.to_thread(Journal, config.data_dir / "journal.sqlite3")
+        try:
+            self.sampler = await asyncio.to_thread(open_sampler, config.power_sources, config.telemetry_rate_hz)
+        except (WattfleetError, ImportError) as exc:
+            log.warning("no telemetry sampler: %s", exc)
+            self.sampler = None
+        self.metrics = MetricsState(self.host_id, __version__, config.labels)
+        if config.metrics_port is not None:
+            self.exporter = Exporter(self.metrics, config.metrics_port, addr=config.listen_host)
+            port = self.exporter.start()
+            log.warning("Prometheus metrics on http://%s:%d/metrics", config.listen_host, port)
+        self._manager = RunManager(config, self.host_id, self.journal, self.metrics, sampler=self.sampler)
+        self.interrupted = await self._manager.start()
+        self._pump = TelemetryPump(self.sampler, self.metrics, config.telemetry_rate_hz)
+        self._pump.start()
 
     async def stop(self) -> None:
-        return None
+        if self._manager is not None:
+            await self._manager.stop(timeout_s=max(1.0, self.config.grace_s))
+        if self._pump is not None:
+            await self._pump.stop()
+        if self.exporter is not None:
+            await asyncio.to_thread(self.exporter.stop)
+        if self.sampler is not None:
+            await asyncio.to_thread(self.sampler.stop)
+        if self.journal is not None:
+            self.journal.close()
+
+
+async def _abort(context: grpc.aio.ServicerContext, exc: RpcError) -> None:
+    code = getattr(grpc.StatusCode, exc.code, grpc.StatusCode.UNKNOWN)
+    await context.abort(code, str(exc))
 
 
 class RunRpcs:
     runs: RunServices
 
     async def ListProfiles(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"ListProfiles: {_LATER}")
+        profiles = await asyncio.to_thread(engine.list_profiles, self.runs.config)
+        return wire.list_profiles_response(profiles)
 
     async def StartRun(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"StartRun: {_LATER}")
+        try:
+            handle = await self.runs.manager.start_run(wire.RunSpec.from_proto(request))
+        except RpcError as exc:
+            await _abort(context, exc)
+        return handle.to_proto()
 
     async def CancelRun(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"CancelRun: {_LATER}")
+        try:
+            handle = await self.runs.manager.cancel_run(wire.run_id_of(request))
+        except RpcError as exc:
+            await _abort(context, exc)
+        return handle.to_proto()
 
     async def GetRun(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"GetRun: {_LATER}")
+        try:
+            summary = await self.runs.manager.get_run(wire.run_id_of(request))
+        except RpcError as exc:
+            await _abort(context, exc)
+        return summary.to_proto()
 
     async def ListRuns(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"ListRuns: {_LATER}")
+        try:
+            runs = await self.runs.manager.list_runs(wire.list_limit_of(request))
+        except RpcError as exc:
+            await _abort(context, exc)
+        return wire.list_runs_response(runs)
 
-    async def WatchRun(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"WatchRun: {_LATER}")
+    async def WatchRun(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        req = wire.WatchRequest.from_proto(request)
+        try:
+            async for chunk in self.runs.manager.watch(req.run_id, req.after_seq):
+                for event in chunk:
+                    yield event
+        except RpcError as exc:
+            await _abort(context, exc)
 
-    async def StreamTelemetry(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"StreamTelemetry: {_LATER}")
+    async def StreamTelemetry(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        req = wire.TelemetryRequest.from_proto(request)
+        try:
+            async for batch in self.runs.pump.follow(req.interval_s, req.after_seq):
+                yield batch
+        except RpcError as exc:
+            await _abort(context, exc)

@@ -1,0 +1,306 @@
+"""`wattfleet run`: start one profile on several agents, follow them, and write one record per host.
+
+Progress goes to stderr, one line per host event (phase changes, and progress at most once a second);
+the records go to `--out DIR/<host>-<run_id>.json`; a summary table ends the output. A host that fails
+(unreachable, refused, failed run) never stops the others; the exit code is 1 if any did.
+Ctrl-C cancels the runs it started on every host before it exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from wattfleet.core import wire
+from wattfleet.core.cli import ArgumentParser
+from wattfleet.core.client import AgentClient, AgentError, read_token_file
+from wattfleet.core.errors import UsageError, WattfleetError
+from wattfleet.tui.fleet.discovery import AgentDirectory, AgentEndpoint, ZeroconfBrowser
+from wattfleet.tui.fleet.inventory import load_inventory
+
+SUMMARY_FIGURES = ("tokens_per_s", "samples_per_s", "ttft_p99", "tpot_p50", "tokens_per_j")
+PROGRESS_EVERY_S = 1.0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = ArgumentParser(
+        prog="wattfleet run",
+        description="Start one workload profile on several agents and collect one run record per host.",
+    )
+    p.add_argument("profile", help="a profile name the agents know, or a local .toml file to send to them")
+    where = p.add_argument_group("which agents (at least one of)")
+    where.add_argument("--hosts", default="", help="comma-separated host:port list")
+    where.add_argument("--discover", action="store_true", help="every agent found over zeroconf")
+    where.add_argument("--inventory", type=Path, metavar="FILE", help="every agent of this inventory file")
+    p.add_argument("--timeout-s", type=float, default=3.0, help="how long to browse with --discover (default 3)")
+    p.add_argument("--interface", action="append", default=[], metavar="IP", help="browse on this interface")
+    token = p.add_mutually_exclusive_group()
+    token.add_argument("--token", help="bearer token (visible in ps; prefer --token-file)")
+    token.add_argument("--token-file", type=Path, metavar="FILE", help="file holding the bearer token")
+    p.add_argument("--tls-ca", type=Path, metavar="FILE", help="CA certificate for agents that serve TLS")
+    p.add_argument("--out", type=Path, default=Path("."), metavar="DIR", help="where records go (default .)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a profile key")
+    p.add_argument("--label", action="append", default=[], metavar="K=V", help="label carried into each record")
+    p.add_argument("--device", default="", help="device selector on each host, e.g. gpu:0 (default: profile's)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout instead of a table")
+    return p
+
+
+@dataclass
+class HostResult:
+    target: str
+    host_id: str = ""
+    run_id: str = ""
+    state: str = "not started"
+    error: str = ""
+    record_path: str = ""
+    figures: dict[str, wire.Figure] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "completed"
+
+
+def _pairs(items: Sequence[str], flag: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{flag} {item!r}: expected KEY=VALUE")
+        out[key.strip()] = value
+    return out
+
+
+def build_spec(profile: str, overrides: dict[str, str], labels: dict[str, str], device: str) -> wire.RunSpec:
+    """A RunSpec: a local .toml file's text is sent inline; anything else is a name the agents know."""
+    path = Path(profile)
+    if path.suffix == ".toml" or path.is_file():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read profile file {path}: {exc.strerror or exc}") from exc
+        return wire.RunSpec(profile_toml=text, overrides=overrides, labels=labels, device=device)
+    return wire.RunSpec(profile=profile, overrides=overrides, labels=labels, device=device)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:80] or "host"
+
+
+class Reporter:
+    """Per-host progress lines on a stream, throttled."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self._last: dict[str, float] = {}
+
+    def say(self, host: str, message: str, *, throttle: bool = False) -> None:
+        now = time.monotonic()
+        if throttle and now - self._last.get(host, 0.0) < PROGRESS_EVERY_S:
+            return
+        self._last[host] = now
+        self.out.write(f"[{host}] {message}\n")
+        self.out.flush()
+
+
+async def run_on_host(
+    endpoint: AgentEndpoint,
+    spec: wire.RunSpec,
+    token: str | None,
+    tls_ca: Path | None,
+    out_dir: Path,
+    reporter: Reporter,
+    started: dict[str, tuple[AgentClient, str]],
+) -> HostResult:
+    """Start, follow and record one host's run. Never raises for the host's own failures."""
+    result = HostResult(endpoint.target, host_id=endpoint.host_id)
+    name = endpoint.label or endpoint.target
+    try:
+        own_token = read_token_file(endpoint.token_file) if endpoint.token_file is not None else token
+        ca = endpoint.tls_ca or (tls_ca if endpoint.tls else None)
+        async with AgentClient(endpoint.target, token=own_token, tls_ca=ca) as client:
+            handle = await client.start_run(spec)
+            result.run_id, result.state = handle.run_id, handle.state
+            started[endpoint.target] = (client, handle.run_id)
+            queued = f" (position {handle.queue_position} in the queue)" if handle.queue_position else ""
+            reporter.say(name, f"run {handle.run_id} {handle.state}{queued}")
+            summary = await _follow(client, handle.run_id, name, reporter)
+            started.pop(endpoint.target, None)
+    except AgentError as exc:
+        result.state = "failed" if result.run_id else "refused"
+        result.error = f"{exc.code}: {exc.message}"
+        reporter.say(name, f"error: {result.error}")
+        return result
+    except WattfleetError as exc:
+        result.state, result.error = "failed", str(exc)
+        reporter.say(name, f"error: {result.error}")
+        return result
+    result.state = summary.state
+    result.host_id = summary.host_id or result.host_id
+    result.error = summary.error
+    result.figures = {f.name if not f.domain else f"{f.name}[{f.domain}]": f for f in summary.figures}
+    result.record_path = str(_write_record(out_dir, result, summary))
+    reporter.say(name, f"{summary.state}{': ' + summary.error if summary.error else ''}; record {result.record_path}")
+    return result
+
+
+async def _follow(client: AgentClient, run_id: str, name: str, reporter: Reporter) -> wire.RunSummary:
+    try:
+        async for event in client.watch_run(run_id):
+            body = event.body
+            if isinstance(body, wire.PhaseChange):
+                reporter.say(name, f"{body.state}{' - ' + body.detail if body.detail else ''}")
+            elif isinstance(body, wire.Progress):
+                reporter.say(
+                    name,
+                    f"{body.fraction * 100:5.1f}%  {body.queries_done} queries  {body.tokens_done} tokens  "
+                    f"{body.elapsed_s:.1f} s",
+                    throttle=True,
+                )
+            elif isinstance(body, wire.Notice):
+                reporter.say(name, f"{body.level}: {body.message}")
+            elif isinstance(body, wire.RunSummary):
+                if not body.record_json:  # a summary from the journal may be slim: ask for the full one
+                    return await client.get_run(run_id)
+                return body
+    except AgentError as exc:
+        if exc.code != "OUT_OF_RANGE":
+            raise
+        reporter.say(name, "fell behind the event stream; fetching the record with GetRun")
+        return await _wait_ended(client, run_id)
+    return await _wait_ended(client, run_id)
+
+
+async def _wait_ended(client: AgentClient, run_id: str) -> wire.RunSummary:
+    while True:
+        summary = await client.get_run(run_id)
+        if summary.state in wire.ENDED_STATES:
+            return summary
+        await asyncio.sleep(1.0)
+
+
+def _write_record(out_dir: Path, result: HostResult, summary: wire.RunSummary) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{_safe(result.host_id or result.target)}-{_safe(result.run_id)}.json"
+    if summary.record_json:
+        text = summary.record_json
+    else:
+        text = json.dumps(
+            {
+                "run_id": summary.run_id,
+                "state": summary.state,
+                "error": summary.error,
+                "figures": [f.to_dict() for f in summary.figures],
+            }
+        )
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def summary_table(results: Sequence[HostResult]) -> str:
+    cols = ["host", "state", *SUMMARY_FIGURES, "record / error"]
+    rows = []
+    for r in results:
+        cells = [r.host_id or r.target, r.state]
+        for name in SUMMARY_FIGURES:
+            match = next((f for key, f in r.figures.items() if key == name or key.startswith(name + "[")), None)
+            cells.append("-" if match is None else f"{match.value:.4g} {match.unit}".strip())
+        cells.append(r.record_path if r.ok else (r.error or r.record_path))
+        rows.append(cells)
+    widths = [max(len(c), *(len(row[i]) for row in rows)) if rows else len(c) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+async def _endpoints(args: argparse.Namespace, inventory: list[AgentEndpoint]) -> list[AgentEndpoint]:
+    found: dict[str, AgentEndpoint] = {}
+    for item in (h.strip() for h in args.hosts.split(",")):
+        if item:
+            host, sep, port = item.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise UsageError(f"--hosts entry {item!r}: expected host:port (e.g. 10.0.0.5:50551)")
+            found[item] = AgentEndpoint(
+                host_id="", addresses=(host.strip("[]"),), port=int(port), source="inventory", name=item
+            )
+    for e in inventory:
+        found.setdefault(e.target, e)
+    if args.discover:
+        async with AgentDirectory(ZeroconfBrowser(args.interface)) as directory:
+            await asyncio.sleep(args.timeout_s)
+            for e in directory.snapshot():
+                found.setdefault(e.target, e)
+    return list(found.values())
+
+
+async def _run_all(
+    args: argparse.Namespace, spec: wire.RunSpec, token: str | None, inventory: list[AgentEndpoint], err: TextIO
+) -> list[HostResult]:
+    endpoints = await _endpoints(args, inventory)
+    if not endpoints:
+        raise UsageError("no agents to run on: --discover found none and no --hosts or --inventory was given")
+    reporter = Reporter(err)
+    err.write(f"wattfleet run: {spec.profile or 'inline profile'} on {len(endpoints)} host(s)\n")
+    started: dict[str, tuple[AgentClient, str]] = {}
+    tasks = [
+        asyncio.ensure_future(run_on_host(e, spec, token, args.tls_ca, args.out, reporter, started)) for e in endpoints
+    ]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except asyncio.CancelledError:
+        for target, (client, run_id) in list(started.items()):
+            try:
+                await asyncio.wait_for(client.cancel_run(run_id), 5.0)
+                err.write(f"[{target}] cancelled run {run_id}\n")
+            except (WattfleetError, asyncio.TimeoutError) as exc:
+                err.write(f"[{target}] could not cancel run {run_id}: {exc}\n")
+        raise
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    if not (args.hosts or args.discover or args.inventory):
+        raise UsageError("say where to run: --hosts host:port,..., --discover or --inventory FILE")
+    if args.timeout_s <= 0:
+        raise UsageError(f"--timeout-s must be positive, got {args.timeout_s:g}")
+    spec = build_spec(args.profile, _pairs(args.set, "--set"), _pairs(args.label, "--label"), args.device)
+    inventory = load_inventory(args.inventory) if args.inventory is not None else []
+    token = read_token_file(args.token_file) if args.token_file is not None else args.token
+    results = asyncio.run(_run_all(args, spec, token, inventory, sys.stderr))
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "target": r.target,
+                        "host_id": r.host_id,
+                        "run_id": r.run_id,
+                        "state": r.state,
+                        "error": r.error,
+                        "record": r.record_path,
+                        "figures": {k: f.to_dict() for k, f in r.figures.items()},
+                    }
+                    for r in results
+                ],
+                indent=2,
+            )
+        )
+    else:
+        print(summary_table(results))
+    failed = [r for r in results if not r.ok]
+    if failed:
+        print(
+            f"wattfleet run: {len(failed)} of {len(results)} host(s) did not complete: "
+            + ", ".join(r.host_id or r.target for r in failed),
+            file=sys.stderr,
+        )
+        return 1
+    return 0
