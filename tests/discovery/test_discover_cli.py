@@ -1,0 +1,95 @@
+"""`wattfleet discover` as a user runs it: a table, JSON, and --watch following agents come and go."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+from wattfleet.agent.service.advertise import Advertiser, build_txt
+
+from .conftest import LOOPBACK
+
+CLI = (sys.executable, "-m", "wattfleet.core.cli", "discover")
+
+
+def _advertiser(host_id: str, port: int, *, auth: bool = True) -> Advertiser:
+    txt = build_txt(agent_version="0.1.0", host_id=host_id, device_summary="cpu:1", auth_required=auth, tls=False)
+    return Advertiser(host_id=host_id, port=port, txt=txt, addresses=[LOOPBACK])
+
+
+async def _discover(*args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_table_and_json_list_advertised_agents_with_inventory(tmp_path: Path, run_id: str) -> None:
+    inventory = tmp_path / "fleet.toml"
+    inventory.write_text(f'[[agents]]\nname = "{run_id}-far"\naddress = "10.9.8.7"\nport = 6000\n')
+    ad = _advertiser(f"{run_id}-near", 45401, auth=False)
+    await ad.start()
+    try:
+        rc, out, err = await _discover("--interface", LOOPBACK, "--timeout-s", "2", "--inventory", str(inventory))
+        assert rc == 0, err
+        lines = out.splitlines()
+        assert lines[0].split() == ["HOST", "ID", "ADDRESS", "VERSION", "DEVICES", "AUTH", "TLS", "SOURCE"]
+        near = next(line for line in lines if f"{run_id}-near" in line).split()
+        assert near == [f"{run_id}-near", f"{LOOPBACK}:45401", "0.1.0", "cpu:1", "none", "no", "mdns"]
+        far = next(line for line in lines if f"{run_id}-far" in line).split()
+        assert far == [f"{run_id}-far", "10.9.8.7:6000", "-", "-", "none", "no", "inventory"]
+
+        rc, out, err = await _discover("--interface", LOOPBACK, "--timeout-s", "2", "--json")
+        assert rc == 0, err
+        [row] = [r for r in json.loads(out) if r["host_id"] == f"{run_id}-near"]
+        assert (row["addresses"], row["port"], row["auth_required"], row["tls"]) == ([LOOPBACK], 45401, False, False)
+    finally:
+        await ad.stop()
+
+
+async def test_watch_prints_appear_and_vanish_until_interrupted(run_id: str) -> None:
+    host_id = f"{run_id}-watched"
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "--watch", "--interface", LOOPBACK, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None
+
+    async def line_about(host: str) -> str:
+        while True:
+            line = (await proc.stdout.readline()).decode()  # type: ignore[union-attr]
+            if not line:
+                raise AssertionError("discover --watch ended early")
+            if host in line:
+                return line
+
+    ad = _advertiser(host_id, 45402)
+    try:
+        await asyncio.sleep(0.5)  # let the command start browsing (it would also find an earlier agent)
+        await ad.start()
+        added = (await asyncio.wait_for(line_about(host_id), 10)).split()
+        assert added[:4] == ["+", "added", host_id, f"{LOOPBACK}:45402"]
+        await ad.stop()
+        removed = (await asyncio.wait_for(line_about(host_id), 10)).split()
+        assert removed[:3] == ["-", "removed", host_id]
+    finally:
+        await ad.stop()
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)
+        rc = await asyncio.wait_for(proc.wait(), 15)
+    assert rc == 130
+    stderr = (await proc.stderr.read()).decode()  # type: ignore[union-attr]
+    assert "Traceback" not in stderr, stderr
+
+
+async def test_bad_arguments_fail_with_one_line() -> None:
+    rc, out, err = await _discover("--no-mdns", "--inventory", "/nonexistent/fleet.toml")
+    assert rc == 1 and out == ""
+    assert err.strip() == (
+        "wattfleet discover: inventory /nonexistent/fleet.toml: no such file; check the path given to --inventory"
+    )
+    rc, _out, err = await _discover("--timeout-s", "0")
+    assert rc == 2 and "--timeout-s must be positive" in err

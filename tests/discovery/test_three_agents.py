@@ -1,0 +1,56 @@
+"""Three real agents as separate processes on loopback: found through zeroconf, GetInfo with and
+without their tokens, and gone soon after a graceful stop (the issue's acceptance test)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import pytest
+from agents import RunningAgent, start_agent
+
+from wattfleet.core.client import AgentClient, AgentError
+from wattfleet.tui.fleet.discovery import AgentDirectory, ZeroconfBrowser
+
+from .conftest import LOOPBACK
+
+FIND_WITHIN_S = 3.0
+VANISH_WITHIN_S = 5.0
+
+
+async def test_three_agents_found_queried_and_gone_after_stop(tmp_path: Path, run_id: str) -> None:
+    ids = [f"{run_id}-agent{i}" for i in range(3)]
+    agents: list[RunningAgent] = []
+    try:
+        for host_id in ids:  # each waits for its agent to be SERVING (and so advertised)
+            agents.append(start_agent(tmp_path, host_id=host_id, advertise=True, interfaces=(LOOPBACK,)))
+        by_id = {a.host_id: a for a in agents}
+
+        async with AgentDirectory(ZeroconfBrowser([LOOPBACK])) as directory:
+            found = await directory.wait_for(3, FIND_WITHIN_S, where=lambda e: e.host_id in by_id)
+            assert sorted(e.host_id for e in found) == sorted(ids)
+            for endpoint in found:
+                agent = by_id[endpoint.host_id]
+                assert endpoint.target == f"{LOOPBACK}:{agent.port}"
+                assert endpoint.auth_required and not endpoint.tls and endpoint.agent_version
+
+                async with AgentClient(endpoint.target, token=agent.token) as client:
+                    info = await client.get_info()
+                assert info.host_id == agent.host_id and info.auth_required
+
+                for token in (None, "not-the-token"):
+                    async with AgentClient(endpoint.target, token=token) as client:
+                        with pytest.raises(AgentError) as denied:
+                            await client.get_info()
+                    assert denied.value.code == "UNAUTHENTICATED"
+
+            for agent in agents:
+                agent.process.send_signal(signal.SIGTERM)
+                await directory.wait_until(
+                    lambda eps, gone=agent.host_id: all(e.host_id != gone for e in eps), VANISH_WITHIN_S
+                )
+                assert await asyncio.to_thread(agent.process.wait, 20) == 0, agent.log()
+    finally:
+        for agent in agents:
+            agent.kill()
