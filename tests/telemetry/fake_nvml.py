@@ -1,0 +1,153 @@
+"""A fake NVML module: the real pynvml function names, return types (ctypes structs), units (mW, mJ,
+bytes, MHz) and NVMLError classes and codes, over simulated GPUs. Only constants and error classes are
+taken from the installed nvidia-ml-py; no real NVML function is ever called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pynvml
+
+
+@dataclass
+class FakeGpu:
+    name: str = "NVIDIA H100 80GB HBM3"
+    uuid: str = "GPU-00000000-1111-2222-3333-444444444444"
+    arch: int = pynvml.NVML_DEVICE_ARCH_HOPPER
+    power_mw: Callable[[int], int] = lambda tick: 300_000  # instant board power
+    avg_power_mw: int | None = 290_000  # nvmlDeviceGetPowerUsage; None = NotSupported
+    instant_supported: bool = True
+    module_mw: int | None = None  # Grace module scope; None = NotSupported
+    energy_supported: bool = True  # False on pre-Volta
+    memory_total: int = 80 * 2**30
+    memory_used: int = 20 * 2**30
+    reasons: int = 0
+    lost_at_tick: int | None = None  # from this read on, every call raises GPU_IS_LOST
+    energy_mj: int = 1_000_000
+    calls: list[str] = field(default_factory=list)
+
+
+class FakeNvml:
+    """Stands in for the `pynvml` module. Simulated time moves only by `set_tick(n)`, `tick_s` a tick."""
+
+    def __init__(self, gpus: list[FakeGpu], tick_s: float = 0.1, init_error: int | None = None) -> None:
+        self.gpus = gpus
+        self.tick_s = tick_s
+        self.tick = 0
+        self.init_error = init_error
+        self.initialised = False
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith(("NVML_", "NVMLError", "nvmlClocks")):
+            return getattr(pynvml, name)
+        raise AttributeError(f"fake NVML has no {name}")
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _gpu(self, handle: int, fn: str) -> FakeGpu:
+        if not self.initialised:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_UNINITIALIZED)
+        g = self.gpus[handle]
+        g.calls.append(fn)
+        if g.lost_at_tick is not None and self.tick >= g.lost_at_tick:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_GPU_IS_LOST)
+        return g
+
+    # -- the real names ---------------------------------------------------------------------------
+    def nvmlInit(self) -> None:
+        if self.init_error is not None:
+            raise pynvml.NVMLError(self.init_error)
+        self.initialised = True
+
+    def nvmlShutdown(self) -> None:
+        self.initialised = False
+
+    def nvmlSystemGetDriverVersion(self) -> str:
+        return "570.86.15"
+
+    def nvmlDeviceGetCount(self) -> int:
+        return len(self.gpus)
+
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> int:
+        if not 0 <= index < len(self.gpus):
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+        return index
+
+    def nvmlDeviceGetName(self, handle: int) -> str:
+        return self._gpu(handle, "name").name
+
+    def nvmlDeviceGetUUID(self, handle: int) -> str:
+        return self._gpu(handle, "uuid").uuid
+
+    def nvmlDeviceGetArchitecture(self, handle: int) -> int:
+        return self._gpu(handle, "arch").arch
+
+    def nvmlDeviceGetFieldValues(self, handle: int, field_ids: list[Any]) -> Any:
+        g = self._gpu(handle, "fields")
+        values = (pynvml.c_nvmlFieldValue_t * len(field_ids))()
+        for i, fid in enumerate(field_ids):
+            fid, scope = fid if isinstance(fid, tuple) else (fid, 0)
+            values[i].fieldId, values[i].scopeId = fid, scope
+            values[i].valueType = pynvml.NVML_VALUE_TYPE_UNSIGNED_INT
+            mw: int | None = None
+            if fid == pynvml.NVML_FI_DEV_POWER_INSTANT and scope == pynvml.NVML_POWER_SCOPE_GPU:
+                mw = g.power_mw(self.tick) if g.instant_supported else None
+            elif fid == pynvml.NVML_FI_DEV_POWER_INSTANT and scope == pynvml.NVML_POWER_SCOPE_MODULE:
+                mw = g.module_mw
+            if mw is None:
+                values[i].nvmlReturn = pynvml.NVML_ERROR_NOT_SUPPORTED
+            else:
+                values[i].nvmlReturn = pynvml.NVML_SUCCESS
+                values[i].value.uiVal = mw
+        return values
+
+    def nvmlDeviceGetPowerUsage(self, handle: int) -> int:
+        g = self._gpu(handle, "power_usage")
+        if g.avg_power_mw is None:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        return g.avg_power_mw
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle: int) -> int:
+        """mJ since driver load."""
+        g = self._gpu(handle, "energy")
+        if not g.energy_supported:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        return g.energy_mj
+
+    def set_tick(self, tick: int) -> None:
+        """Move simulated time on; each GPU's counter gains its board power over the ticks passed."""
+        for g in self.gpus:
+            for t in range(self.tick, tick):
+                g.energy_mj += int(g.power_mw(t) * self.tick_s)
+        self.tick = tick
+
+    def nvmlDeviceGetUtilizationRates(self, handle: int) -> Any:
+        self._gpu(handle, "util")
+        u = pynvml.c_nvmlUtilization_t()
+        u.gpu, u.memory = 87, 40
+        return u
+
+    def nvmlDeviceGetMemoryInfo(self, handle: int) -> Any:
+        g = self._gpu(handle, "memory")
+        m = pynvml.c_nvmlMemory_t()
+        m.total, m.used, m.free = g.memory_total, g.memory_used, g.memory_total - g.memory_used
+        return m
+
+    def nvmlDeviceGetTemperature(self, handle: int, sensor: int) -> int:
+        self._gpu(handle, "temperature")
+        if sensor != pynvml.NVML_TEMPERATURE_GPU:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+        return 64
+
+    def nvmlDeviceGetClockInfo(self, handle: int, clock: int) -> int:
+        self._gpu(handle, "clock")
+        return {pynvml.NVML_CLOCK_SM: 1980, pynvml.NVML_CLOCK_MEM: 2619}[clock]
+
+    def nvmlDeviceGetEnforcedPowerLimit(self, handle: int) -> int:
+        self._gpu(handle, "limit")
+        return 700_000
+
+    def nvmlDeviceGetCurrentClocksEventReasons(self, handle: int) -> int:
+        return self._gpu(handle, "reasons").reasons
