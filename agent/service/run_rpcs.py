@@ -141,7 +141,8 @@ class RunRpcs:
     async def StreamTelemetry(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         req = wire.TelemetryRequest.from_proto(request)
         try:
-            async for batch in self.runs.pump.follow(req.interval_s, req.after_seq):
-                yield batch
+            async with self.runs.manager.watcher_slot():
+                async for batch in self.runs.pump.follow(req.interval_s, req.after_seq):
+                    yield batch
         except RpcError as exc:
             await _abort(context, exc)

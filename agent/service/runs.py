@@ -9,6 +9,7 @@ which every watcher reads by cursor. The last event of a run is its summary (the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import threading
@@ -262,22 +263,29 @@ class RunManager:
             async for chunk in self._watch_stored(stored, after_seq):
                 yield chunk
             return
-        if self._watchers >= self.config.max_watchers:
-            raise RpcError(
-                "RESOURCE_EXHAUSTED",
-                f"this agent already serves {self._watchers} watchers (its limit, --max-watchers); "
-                "close one or retry later",
-            )
         try:
             run.log.check_resume(after_seq)
         except ResumeGone as exc:
             raise RpcError("OUT_OF_RANGE", f"run {run_id}: {exc}") from exc
+        async with self.watcher_slot():
+            try:
+                async for _first, items in run.log.follow(after_seq, limit=64):
+                    yield items
+            except FellBehind as exc:
+                raise RpcError("OUT_OF_RANGE", f"run {run_id}: {exc}") from exc
+
+    @contextlib.asynccontextmanager
+    async def watcher_slot(self) -> AsyncIterator[None]:
+        """Hold one of the agent's max_watchers stream slots (WatchRun and StreamTelemetry share them)."""
+        if self._watchers >= self.config.max_watchers:
+            raise RpcError(
+                "RESOURCE_EXHAUSTED",
+                f"this agent already serves {self._watchers} streams (its limit, --max-watchers "
+                f"{self.config.max_watchers}); close one or retry later",
+            )
         self._watchers += 1
         try:
-            async for _first, items in run.log.follow(after_seq, limit=64):
-                yield items
-        except FellBehind as exc:
-            raise RpcError("OUT_OF_RANGE", f"run {run_id}: {exc}") from exc
+            yield
         finally:
             self._watchers -= 1
 
@@ -379,6 +387,7 @@ class RunManager:
                 cancel=run.cancel,
                 sampler=self.sampler,
                 run_id=run.run_id,
+                profile_text=run.prepared.profile_text,
             )
         except WattfleetError as exc:
             error = str(exc)

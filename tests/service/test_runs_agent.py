@@ -1,0 +1,248 @@
+"""Runs through a real agent on loopback: events, records, resume, slow clients, limits, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from agents import RunningAgent, start_agent
+
+from wattfleet.core import wire
+from wattfleet.core.client import AgentClient, AgentError
+
+SHORT = {"load.min_duration_s": "0.2", "load.min_queries": "4", "load.output_tokens": "6"}
+LONG = {"load.min_duration_s": "30", "load.min_queries": "100000", "load.max_duration_s": "60"}
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAgent]:
+    work = tmp_path_factory.mktemp("runs-agent")
+    models = work / "models"
+    models.mkdir()
+    (models / "inside.onnx").write_bytes(b"not a model")
+    os.symlink("/etc/hostname", models / "escape.onnx")
+    a = start_agent(work, host_id="runs-agent", extra=("--model-dir", str(models), "--max-watchers", "6"))
+    try:
+        yield a
+    finally:
+        a.stop()
+
+
+async def _events(client: AgentClient, run_id: str, after_seq: int = 0) -> list[wire.RunEvent]:
+    return [wire.RunEvent.from_proto(m) async for m in client.watch_run_raw(run_id, after_seq)]
+
+
+def _check_contiguous(events: list[wire.RunEvent], first: int = 1) -> None:
+    assert [e.seq for e in events] == list(range(first, first + len(events)))
+
+
+async def test_a_run_streams_every_token_and_ends_with_the_record(agent: RunningAgent) -> None:
+    async with AgentClient(agent.target, token=agent.token) as c:
+        handle = await c.start_run(wire.RunSpec(profile="smoke", overrides=SHORT, labels={"team": "perf"}))
+        assert handle.state == "queued" and handle.run_id
+        events = await _events(c, handle.run_id)
+        _check_contiguous(events)
+        phases = [e.body.state for e in events if isinstance(e.body, wire.PhaseChange)]
+        assert phases[0] == "queued" and phases[-1] == "completed"
+        assert phases.index("preparing") < phases.index("measuring")
+        summary = events[-1].body
+        assert isinstance(summary, wire.RunSummary)
+        assert summary.state == "completed" and summary.last_seq == events[-1].seq
+        assert summary.labels == {"team": "perf"} and summary.host_id == "runs-agent"
+
+        tokens: dict[int, list[tuple[int, int]]] = {}
+        for e in events:
+            if isinstance(e.body, wire.TokenBatch):
+                for rid, idx, t in zip(e.body.request_id, e.body.token_index, e.body.t_ns, strict=True):
+                    tokens.setdefault(rid, []).append((idx, t))
+        queries = [e.body for e in events if isinstance(e.body, wire.QueryBatch)]
+        measured = [
+            (rid, n, done)
+            for q in queries
+            for rid, n, done in zip(q.request_id, q.n_out, q.done_ns, strict=True)
+        ]
+        assert len(measured) >= 4
+        for rid, n_out, done_ns in measured:  # every token of every measured query came through, once
+            got = sorted(tokens[rid])
+            assert [i for i, _ in got] == list(range(n_out))
+            assert got[-1][1] == done_ns
+
+        record = json.loads(summary.record_json)
+        full = await c.get_run(handle.run_id)
+        assert full.record_json == summary.record_json and full.state == "completed"
+        assert record["run_id"] == handle.run_id
+        listed = await c.list_runs()
+        assert handle.run_id in [r.run_id for r in listed]
+        assert all(r.record_json == "" for r in listed)
+        # watching an ended run replays the buffer and the summary again
+        assert [e.seq for e in await _events(c, handle.run_id)] == [e.seq for e in events]
+
+
+async def test_a_client_that_disconnects_and_resumes_sees_no_gap_and_no_duplicate(agent: RunningAgent) -> None:
+    async with AgentClient(agent.target, token=agent.token) as c:
+        handle = await c.start_run(wire.RunSpec(profile="smoke", overrides={**SHORT, "load.min_duration_s": "1.0"}))
+        first: list[wire.RunEvent] = []
+        stream = c.watch_run_raw(handle.run_id)
+        async for msg in stream:
+            first.append(wire.RunEvent.from_proto(msg))
+            if isinstance(first[-1].body, wire.TokenBatch) and len(first) >= 5:
+                break  # drop the connection mid-run
+        await stream.aclose()
+        assert not isinstance(first[-1].body, wire.RunSummary)
+        rest = await _events(c, handle.run_id, after_seq=first[-1].seq)
+        joined = first + rest
+        _check_contiguous(joined)
+        assert isinstance(joined[-1].body, wire.RunSummary)
+        whole = await _events(c, handle.run_id)  # the same events, byte for byte, as one stream gives
+        assert [e.to_proto().SerializeToString() for e in whole] == [
+            e.to_proto().SerializeToString() for e in joined
+        ]
+
+
+async def test_the_resuming_client_helper_yields_each_event_once(agent: RunningAgent) -> None:
+    async with AgentClient(agent.target, token=agent.token) as c:
+        handle = await c.start_run(wire.RunSpec(profile="smoke", overrides=SHORT))
+        events = [e async for e in c.watch_run(handle.run_id, after_seq=3)]
+        _check_contiguous(events, first=4)
+        assert isinstance(events[-1].body, wire.RunSummary)
+
+
+async def test_a_slow_client_does_not_hold_back_a_fast_one(agent: RunningAgent) -> None:
+    async with AgentClient(agent.target, token=agent.token) as slow_c, AgentClient(
+        agent.target, token=agent.token
+    ) as fast_c:
+        handle = await fast_c.start_run(wire.RunSpec(profile="smoke", overrides={**SHORT, "load.min_duration_s": "1"}))
+        slow_seen: list[int] = []
+        release = asyncio.Event()
+
+        async def slow() -> None:
+            async for msg in slow_c.watch_run_raw(handle.run_id):
+                slow_seen.append(msg.seq)
+                if len(slow_seen) == 2:
+                    await release.wait()  # stuck: reads nothing more until the fast client is done
+
+        slow_task = asyncio.create_task(slow())
+        fast = await asyncio.wait_for(_events(fast_c, handle.run_id), 60)
+        _check_contiguous(fast)
+        assert isinstance(fast[-1].body, wire.RunSummary)
+        assert len(slow_seen) == 2  # the fast client got everything while the slow one sat on event 2
+        release.set()
+        await asyncio.wait_for(slow_task, 30)
+        assert slow_seen == [e.seq for e in fast]  # and the slow one still gets every event
+
+
+async def test_resume_point_gone_and_unknown_ids_give_clear_statuses(agent: RunningAgent) -> None:
+    async with AgentClient(agent.target, token=agent.token) as c:
+        for call in (c.get_run("no-such-run"), c.cancel_run("no-such-run"), _events(c, "no-such-run")):
+            with pytest.raises(AgentError) as err:
+                await call
+            assert err.value.code == "NOT_FOUND" and "ListRuns" in err.value.message
+        handle = await c.start_run(wire.RunSpec(profile="smoke", overrides=SHORT))
+        events = await _events(c, handle.run_id)
+        assert await _events(c, handle.run_id, after_seq=events[-1].seq) == []  # nothing after the end
+
+
+@pytest.mark.parametrize(
+    ("spec", "code", "words"),
+    [
+        (wire.RunSpec(profile="no-such-profile"), "NOT_FOUND", "no profile named"),
+        (wire.RunSpec(profile="../../etc/passwd"), "INVALID_ARGUMENT", "not a profile name"),
+        (wire.RunSpec(profile="smoke", overrides={"load.rate": "-1"}), "INVALID_ARGUMENT", "load.rate"),
+        (wire.RunSpec(profile="smoke", overrides={"load.bogus": "1"}), "INVALID_ARGUMENT", "unknown key"),
+        (wire.RunSpec(profile_toml='name = "x"\n[load]\nscenario = "warp"\n'), "INVALID_ARGUMENT", "scenario"),
+        (wire.RunSpec(), "INVALID_ARGUMENT", "exactly one"),
+        (wire.RunSpec(profile="smoke", device="tpu:9"), "INVALID_ARGUMENT", "RunSpec.device"),
+        (wire.RunSpec(profile="smoke", overrides={"model.path": "/etc/passwd"}), "PERMISSION_DENIED", "outside"),
+        (wire.RunSpec(profile="smoke", overrides={"model.path": "../../x.onnx"}), "PERMISSION_DENIED", "outside"),
+        (wire.RunSpec(profile="smoke", overrides={"model.path": "escape.onnx"}), "PERMISSION_DENIED", "outside"),
+        (wire.RunSpec(profile="smoke", overrides={"model.path": "missing.onnx"}), "INVALID_ARGUMENT", "no such"),
+        (wire.RunSpec(profile="smoke", overrides={"runtime.cache_dir": "/tmp"}), "PERMISSION_DENIED", "cache"),
+    ],
+)
+async def test_bad_specs_are_refused_with_the_right_status(
+    agent: RunningAgent, spec: wire.RunSpec, code: str, words: str
+) -> None:
+    async with AgentClient(agent.target, token=agent.token) as c:
+        with pytest.raises(AgentError) as err:
+            await c.start_run(spec)
+        assert err.value.code == code, err.value
+        assert words in err.value.message
+        assert (await c.list_profiles())  # and the agent keeps serving
+
+
+async def test_an_oversized_message_is_refused_and_the_agent_keeps_serving(agent: RunningAgent) -> None:
+    async with AgentClient(agent.target, token=agent.token) as c:
+        with pytest.raises(AgentError) as err:
+            await c.start_run(wire.RunSpec(profile_toml="#" * (5 * 1024 * 1024)))
+        assert err.value.code == "RESOURCE_EXHAUSTED"
+        with pytest.raises(AgentError) as err:
+            await c.start_run(wire.RunSpec(profile_toml="# x\n" * 30_000))  # under gRPC's limit, over ours
+        assert err.value.code == "INVALID_ARGUMENT" and "profile_toml" in err.value.message
+        assert (await c.get_info()).host_id == "runs-agent"
+
+
+async def test_runs_queue_per_device_and_cancel(agent: RunningAgent) -> None:
+    async with AgentClient(agent.target, token=agent.token) as c:
+        first = await c.start_run(wire.RunSpec(profile="smoke", overrides=LONG))
+        second = await c.start_run(wire.RunSpec(profile="smoke", overrides=SHORT))
+        assert (second.state, second.queue_position) == ("queued", 1)
+        cancelled = await c.cancel_run(second.run_id)
+        assert cancelled.state == "cancelled"
+        await c.cancel_run(first.run_id)
+        events = await _events(c, first.run_id)
+        final = events[-1].body
+        assert isinstance(final, wire.RunSummary) and final.state == "cancelled"
+        assert (await c.get_run(second.run_id)).state == "cancelled"
+
+
+async def test_the_watcher_limit_is_enforced(agent: RunningAgent) -> None:
+    async with AgentClient(agent.target, token=agent.token) as c:
+        handle = await c.start_run(wire.RunSpec(profile="smoke", overrides=LONG))
+        streams = [c.watch_run_raw(handle.run_id) for _ in range(6)]
+        try:
+            for s in streams:
+                await s.__anext__()
+            with pytest.raises(AgentError) as err:
+                await _events(c, handle.run_id)
+            assert err.value.code == "RESOURCE_EXHAUSTED" and "--max-watchers" in err.value.message
+        finally:
+            for s in streams:
+                await s.aclose()
+            await c.cancel_run(handle.run_id)
+        assert isinstance((await _events(c, handle.run_id))[-1].body, wire.RunSummary)
+
+
+async def test_kill_9_during_a_run_then_restart_shows_it_interrupted_with_its_data(tmp_path: Path) -> None:
+    a = start_agent(tmp_path, host_id="crashy")
+    try:
+        async with AgentClient(a.target, token=a.token) as c:
+            handle = await c.start_run(wire.RunSpec(profile="smoke", overrides=LONG))
+            measured = 0
+            async for event in c.watch_run(handle.run_id):
+                if isinstance(event.body, wire.QueryBatch):
+                    measured += len(event.body.request_id)
+                if measured >= 6:
+                    break
+        await asyncio.sleep(0.6)  # the journal writes queries at once and counters every 0.25 s
+    finally:
+        a.kill()
+    b = start_agent(tmp_path, host_id="crashy", data_dir=a.data_dir)
+    try:
+        async with AgentClient(b.target, token=b.token) as c:
+            run = await c.get_run(handle.run_id)
+            assert run.state == "interrupted" and "interrupted" in run.error
+            names = {f.name for f in run.figures}
+            assert {"ttft_p50", "tpot_p50"} <= names
+            record = json.loads(run.record_json)
+            assert record["queries_measured"] >= 6
+            assert len([r for r in record["requests"] if not r["warmup"]]) == record["queries_measured"]
+            assert handle.run_id in [r.run_id for r in await c.list_runs()]
+            with pytest.raises(AgentError) as err:
+                await _events(c, handle.run_id)
+            assert err.value.code == "OUT_OF_RANGE" and "GetRun" in err.value.message
+    finally:
+        b.stop()
