@@ -114,8 +114,10 @@ class DecodeLoop:
         batch, seq = ids.shape
         feeds = {"input_ids": ids, "attention_mask": np.ones((batch, past_len + seq), dtype=np.int64)}
         if self.layout.position_ids:
-            feeds["position_ids"] = np.broadcast_to(
-                np.arange(past_len, past_len + seq, dtype=np.int64), (batch, seq)).copy()
+            if seq == 1:  # decode steps: the cheapest way to build [[past_len]] * batch
+                feeds["position_ids"] = np.full((batch, 1), past_len, dtype=np.int64)
+            else:
+                feeds["position_ids"] = np.tile(np.arange(past_len, past_len + seq, dtype=np.int64), (batch, 1))
         return feeds
 
     def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int,
