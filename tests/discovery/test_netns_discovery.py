@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -29,12 +30,17 @@ def test_agents_in_two_namespaces_found_from_a_third(tmp_path: Path, run_id: str
 
         agents: list[RunningAgent] = []
         try:
-            for role in ("a", "b"):
-                agents.append(start_agent(
-                    tmp_path, host_id=f"{run_id}-{role}", insecure=True, advertise=True,
-                    interfaces=(addresses[role],), listen=addresses[role], port=PORT,
-                    wrapper=spaces[role].prefix(),
-                ))
+            with ThreadPoolExecutor(2) as pool:  # start both at once; each call waits for SERVING
+                futures = [
+                    pool.submit(
+                        start_agent, tmp_path, host_id=f"{run_id}-{role}", insecure=True, advertise=True,
+                        interfaces=(addresses[role],), listen=addresses[role], port=PORT,
+                        wrapper=spaces[role].prefix(),
+                    )
+                    for role in ("a", "b")
+                ]
+            # A failed start raises here; an agent that did start is still stopped by the lab.
+            agents.extend(f.result() for f in futures)
             console = spaces["console"]
             proc = console.run(
                 sys.executable, "-m", "wattfleet.core.cli", "discover", "--json",

@@ -4,7 +4,9 @@ without their tokens, and gone soon after a graceful stop (the issue's acceptanc
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,8 +25,15 @@ async def test_three_agents_found_queried_and_gone_after_stop(tmp_path: Path, ru
     ids = [f"{run_id}-agent{i}" for i in range(3)]
     agents: list[RunningAgent] = []
     try:
-        for host_id in ids:  # each waits for its agent to be SERVING (and so advertised)
-            agents.append(start_agent(tmp_path, host_id=host_id, advertise=True, interfaces=(LOOPBACK,)))
+        # start_agent returns once its agent is SERVING (and so advertised); start all three at once.
+        started = await asyncio.gather(
+            *(asyncio.to_thread(start_agent, tmp_path, host_id=h, advertise=True, interfaces=(LOOPBACK,)) for h in ids),
+            return_exceptions=True,
+        )
+        agents = [a for a in started if isinstance(a, RunningAgent)]
+        for outcome in started:
+            if isinstance(outcome, BaseException):
+                raise outcome
         by_id = {a.host_id: a for a in agents}
 
         async with AgentDirectory(ZeroconfBrowser([LOOPBACK])) as directory:
@@ -44,6 +53,24 @@ async def test_three_agents_found_queried_and_gone_after_stop(tmp_path: Path, ru
                         with pytest.raises(AgentError) as denied:
                             await client.get_info()
                     assert denied.value.code == "UNAUTHENTICATED"
+
+            # The same agents through an inventory, each with its own token file, via `discover --info`.
+            inventory = tmp_path / "fleet.toml"
+            entries = []
+            for agent in agents:
+                (tmp_path / f"{agent.host_id}.token").write_text(agent.token + "\n")
+                entries.append(f'[[agents]]\nname = "{agent.host_id}"\naddress = "{LOOPBACK}"\n'
+                               f'port = {agent.port}\ntoken_file = "{agent.host_id}.token"\n')
+            inventory.write_text("\n".join(entries))
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "wattfleet.core.cli", "discover", "--no-mdns", "--inventory", str(inventory),
+                "--info", "--json", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )
+            out, err = await asyncio.wait_for(proc.communicate(), 60)
+            assert proc.returncode == 0, err.decode()
+            rows = json.loads(out)
+            assert sorted(r["info"]["host_id"] for r in rows) == sorted(ids)
+            assert all(r["source"] == "inventory" and r["info"]["auth_required"] for r in rows)
 
             for agent in agents:
                 agent.process.send_signal(signal.SIGTERM)

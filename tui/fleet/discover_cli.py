@@ -133,6 +133,8 @@ async def _info(endpoint: AgentEndpoint, token: str | None, tls_ca: Path | None)
         "power_sources": [{"name": s.name, "domains": list(s.domains), "available": s.available}
                           for s in info.power_sources],
         "labels": dict(info.labels),
+        "auth_required": info.auth_required,
+        "tls": info.tls,
     }
 
 
