@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
         _print_table(found, sys.stdout)
         for endpoint in found:
             if endpoint.key in infos:
-                _print_info(endpoint, infos[endpoint.key], sys.stdout)
+                print_info(endpoint, infos[endpoint.key], sys.stdout)
     if not found:
         where = "in the inventory" if args.no_mdns else f"within {args.timeout_s:g} s"
         print(
@@ -102,11 +102,11 @@ def _event_line(event: DiscoveryEvent) -> str:
 async def _infos(
     found: Sequence[AgentEndpoint], token: str | None, tls_ca: Path | None
 ) -> dict[str, dict[str, Any]]:
-    results = await asyncio.gather(*(_info(e, token, tls_ca) for e in found))
+    results = await asyncio.gather(*(info_as_dict(e, token, tls_ca) for e in found))
     return {e.key: r for e, r in zip(found, results, strict=True)}
 
 
-async def _info(endpoint: AgentEndpoint, token: str | None, tls_ca: Path | None) -> dict[str, Any]:
+async def info_as_dict(endpoint: AgentEndpoint, token: str | None, tls_ca: Path | None) -> dict[str, Any]:
     """GetInfo on one agent as a JSON-ready dict, or {"error": "..."}; one failure never stops the rest."""
     from wattfleet.core.client import AgentClient, read_token_file
 
@@ -169,7 +169,7 @@ def _print_table(found: Sequence[AgentEndpoint], out: TextIO) -> None:
         out.write("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n")
 
 
-def _print_info(endpoint: AgentEndpoint, info: dict[str, Any], out: TextIO) -> None:
+def print_info(endpoint: AgentEndpoint, info: dict[str, Any], out: TextIO) -> None:
     out.write(f"\n{endpoint.label} ({endpoint.target})\n")
     if "error" in info:
         out.write(f"  GetInfo failed: {info['error']}\n")
