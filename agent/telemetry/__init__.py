@@ -8,6 +8,8 @@ Domains are strings: "gpu-board:<i>" and "gpu-module:<i>" (NVML, GPU index i), "
 
 from __future__ import annotations
 
+from wattfleet.agent.telemetry.devices import list_devices
+from wattfleet.agent.telemetry.discover import build_sources, make_source
 from wattfleet.agent.telemetry.energy import energy_from_samples, window_energy
 from wattfleet.agent.telemetry.figures import energy_figures
 from wattfleet.agent.telemetry.replay import ReplaySource, TraceRecorder, read_trace
@@ -40,9 +42,12 @@ __all__ = [
     "SourceStatus",
     "SourceUnavailable",
     "TraceRecorder",
+    "build_sources",
     "domain_kind",
     "energy_figures",
     "energy_from_samples",
+    "list_devices",
+    "make_source",
     "read_trace",
     "window_energy",
 ]
