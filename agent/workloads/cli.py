@@ -1,0 +1,245 @@
+"""`wattfleet bench`: run a workload profile on this host, without an agent, and write its record.
+
+    wattfleet bench smoke
+    wattfleet bench profiles/decoder-server-poisson.toml --set load.rate=8 --out run.json
+    wattfleet bench --model decoder-tiny --scenario server --rate 20 --duration 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from wattfleet.agent.workloads.config import SCENARIOS, ModelConfig, Profile
+from wattfleet.agent.workloads.profile import apply_overrides, builtin_profiles, find_profile
+from wattfleet.agent.workloads.record import RunRecord
+from wattfleet.agent.workloads.report import format_summary
+from wattfleet.agent.workloads.scenarios import QueryTiming
+from wattfleet.core.errors import UsageError
+
+# flag -> dotted profile key it overrides
+FLAG_KEYS: dict[str, str] = {
+    "scenario": "load.scenario",
+    "provider": "runtime.provider",
+    "precision": "runtime.precision",
+    "rate": "load.rate",
+    "arrival": "load.arrival",
+    "concurrency": "load.concurrency",
+    "batch_size": "load.batch_size",
+    "prompt_tokens": "load.prompt_tokens",
+    "output_tokens": "load.output_tokens",
+    "duration": "load.min_duration_s",
+    "queries": "load.min_queries",
+    "max_duration": "load.max_duration_s",
+    "warmup": "load.warmup_queries",
+    "seed": "load.seed",
+    "threads": "runtime.intra_op_threads",
+    "sweep_values": "load.sweep.values",
+    "reference": "quality.reference_provider",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, exit 2 through core.cli
+        raise UsageError(f"{message} (see wattfleet bench --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="wattfleet bench", description="Run a workload profile locally and write its run record.",
+                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p.add_argument("profile", nargs="?", help="a profile file (.toml) or a built-in profile name (see --list)")
+    p.add_argument("--list", action="store_true", help="list the built-in profiles and exit")
+    p.add_argument("--model", help="a model file or built-in model name (instead of, or replacing, the profile's)")
+    p.add_argument("--scenario", choices=SCENARIOS)
+    p.add_argument("--provider", help="cpu, cuda, tensorrt or tensorrt-native")
+    p.add_argument("--fallback", action="store_true", help="run on another provider if this one does not work")
+    p.add_argument("--precision", help="fp32, fp16 or int8")
+    p.add_argument("--rate", help="server scenario: mean arrivals per second")
+    p.add_argument("--arrival", help="server scenario: poisson or gamma")
+    p.add_argument("--concurrency", help="concurrency scenario: closed-loop clients")
+    p.add_argument("--batch-size")
+    p.add_argument("--prompt-tokens")
+    p.add_argument("--output-tokens")
+    p.add_argument("--duration", help="minimum measured duration in seconds (load.min_duration_s)")
+    p.add_argument("--queries", help="minimum measured queries (load.min_queries)")
+    p.add_argument("--max-duration", help="cap in seconds (load.max_duration_s)")
+    p.add_argument("--warmup", help="warm-up queries, excluded from the figures")
+    p.add_argument("--seed")
+    p.add_argument("--threads", help="ONNX Runtime intra-op threads (0 = its default)")
+    p.add_argument("--sweep-values", help="sweep scenario: comma-separated rates or concurrency levels")
+    p.add_argument("--reference", help="compare answers with this provider (e.g. cpu)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any profile key, e.g. --set load.rate=4 (repeatable)")
+    p.add_argument("--model-dir", action="append", default=[], type=Path, help="where model paths are looked up")
+    p.add_argument("--cache-dir", type=Path, help="where built-in models and engine caches are kept")
+    p.add_argument("--out", type=Path, help="record file (default: ./wattfleet-<profile>-<time>.json)")
+    p.add_argument("--json", action="store_true", help="print the record to stdout (the summary goes to stderr)")
+    p.add_argument("--no-energy", action="store_true", help="do not sample power during the run")
+    p.add_argument("--all-figures", action="store_true", help="show every percentile in the summary")
+    return p
+
+
+class Progress:
+    """Progress on stderr: one updating line on a terminal, a line every few seconds otherwise."""
+
+    def __init__(self, stream: Any, interval_s: float | None = None) -> None:
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.interval_ns = int((interval_s if interval_s is not None else (0.1 if self.tty else 2.0)) * 1e9)
+        self.lock = threading.Lock()
+        self.last_ns = 0
+        self.phase = ""
+
+    def _write(self, text: str, final: bool = False) -> None:
+        with self.lock:
+            if self.tty:
+                self.stream.write("\r\x1b[2K" + text + ("\n" if final else ""))
+            else:
+                self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def on_phase(self, state: str, detail: str = "") -> None:
+        self.phase = state
+        if state in ("completed", "failed", "cancelled") and self.tty:
+            self._write(f"{state}", final=True)
+        elif not self.tty or state != "measuring":
+            self._write(f"{state}{': ' + detail if detail else ''}", final=not self.tty)
+
+    def on_progress(self, fraction: float, queries_done: int, tokens_done: int, elapsed_s: float) -> None:
+        now = time.monotonic_ns()
+        if now - self.last_ns < self.interval_ns:
+            return
+        self.last_ns = now
+        bar = "#" * int(fraction * 20)
+        self._write(f"{self.phase} [{bar:<20}] {fraction:4.0%}  {queries_done} queries  {tokens_done} tokens  "
+                    f"{elapsed_s:.1f} s")
+
+    def on_token(self, request_id: int, token_index: int, t_ns: int) -> None:
+        return None
+
+    def on_query(self, q: QueryTiming) -> None:
+        return None
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for attr, key in FLAG_KEYS.items():
+        value = getattr(args, attr)
+        if value is not None:
+            out[key] = str(value)
+    if args.fallback:
+        out["runtime.fallback"] = "true"
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set {item!r}: expected KEY=VALUE, e.g. --set load.rate=4")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _model_override(model: str, model_dirs: list[Path]) -> tuple[dict[str, str], list[Path]]:
+    from wattfleet.agent.workloads.models import builtin_names
+
+    if model in builtin_names():
+        return {"model.builtin": model}, model_dirs
+    path = Path(model).expanduser()
+    if not path.is_file():
+        raise UsageError(f"--model {model}: no such file, and not a built-in model "
+                         f"({', '.join(builtin_names())})")
+    path = path.resolve()
+    return {"model.path": str(path)}, [*model_dirs, path.parent]
+
+
+def resolve(args: argparse.Namespace) -> tuple[Profile, str, list[Path]]:
+    """The profile to run (with every flag applied), its source text, and the model directories."""
+    model_dirs = list(args.model_dir)
+    overrides = _overrides(args)
+    if args.model:
+        model_keys, model_dirs = _model_override(args.model, model_dirs)
+        overrides = {**model_keys, **overrides}
+    if args.profile:
+        profile, text = find_profile(args.profile)
+    elif args.model:
+        stem = Path(args.model).stem
+        profile, text = Profile(name=f"bench-{stem}", model=ModelConfig(builtin="decoder-tiny")), ""
+    else:
+        raise UsageError("give a PROFILE (a file or built-in name, see --list) or --model PATH|BUILTIN")
+    return apply_overrides(profile, overrides), text, model_dirs
+
+
+def _start_sampler(stream: Any) -> Any:
+    """A started telemetry sampler over this host's power sources, or None (and a note why)."""
+    try:
+        from wattfleet.agent.telemetry import Sampler
+        from wattfleet.agent.telemetry.discover import build_sources
+    except ImportError as exc:
+        stream.write(f"energy: not measured (telemetry unavailable: {exc})\n")
+        return None
+    sources, _statuses = build_sources()
+    if not sources:
+        stream.write("energy: not measured (no power source on this host)\n")
+        return None
+    return Sampler(sources, rate_hz=20.0).start()
+
+
+def _list(stream: Any) -> int:
+    rows = [(p.name, p.load.scenario, p.model.builtin or p.model.path, p.runtime.provider, p.description)
+            for p in builtin_profiles()]
+    width = max(len(r[0]) for r in rows)
+    for name, scenario, model, provider, desc in rows:
+        stream.write(f"{name:<{width}}  {scenario:<13}  {model:<18}  {provider:<9}  {desc}\n")
+    return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(list(argv))
+    if args.list:
+        return _list(sys.stdout)
+    profile, text, model_dirs = resolve(args)
+    err = sys.stderr
+    out_path = args.out or Path(f"wattfleet-{profile.name}-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    progress = Progress(err)
+    sampler = None if args.no_energy else _start_sampler(err)
+    cancel = threading.Event()
+    result: list[RunRecord] = []
+
+    def work() -> None:
+        from wattfleet.agent.workloads.driver import run_profile
+
+        result.append(run_profile(profile, model_dirs=model_dirs, cache_dir=args.cache_dir, observer=progress,
+                                  cancel=cancel, sampler=sampler, profile_text=text))
+
+    worker = threading.Thread(target=work, name="wattfleet-bench", daemon=True)
+    worker.start()
+    interrupted = False
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        interrupted = True
+        err.write("\ncancelling: finishing the queries in flight (Ctrl-C again to abort)\n")
+        cancel.set()
+        worker.join()
+    finally:
+        if sampler is not None:
+            sampler.stop()
+    if not result:
+        raise UsageError("the run ended without a record (see the messages above)")
+    record = result[0]
+    out_path.write_text(record.to_json(indent=1), encoding="utf-8")
+    summary = format_summary(record, all_figures=args.all_figures)
+    if args.json:
+        sys.stdout.write(record.to_json() + "\n")
+        err.write(summary)
+    else:
+        sys.stdout.write(summary)
+    err.write(f"record: {out_path}\n")
+    if record.state == "failed":
+        err.write(f"wattfleet bench: {record.error}\n")
+        return 1
+    return 130 if interrupted else 0

@@ -1,0 +1,122 @@
+"""A run record as text a person reads: what ran where, the figures with units, definitions and
+domains, validity, cold start and quality. Used by `wattfleet bench`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wattfleet.agent.workloads.record import RunRecord
+
+SHORT_PERCENTILES = ("_mean", "_p50", "_p90", "_p99")
+
+
+def _shown(name: str, all_figures: bool) -> bool:
+    if all_figures or not any(name.endswith(s) for s in ("_p95", "_p97", "_p99.9")):
+        return True
+    return False
+
+
+def _value(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    v = float(v)
+    if v == 0 or 0.01 <= abs(v) < 100_000:
+        return f"{v:,.3f}".rstrip("0").rstrip(".") if abs(v) < 100 else f"{v:,.1f}"
+    return f"{v:.3e}"
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+
+
+def _figures(record: RunRecord, all_figures: bool) -> list[str]:
+    rows: list[tuple[str, ...]] = [("figure", "value", "unit", "domain", "definition")]
+    for f in record.figures:
+        if not _shown(f["name"], all_figures):
+            continue
+        name = f["name"] + (" *" if f.get("low_confidence") else "")
+        rows.append((name, _value(f["value"]), f["unit"], f.get("domain") or "-", f["definition"]))
+    if len(rows) == 1:
+        return ["  (no figures)"]
+    lines = _table(rows)
+    if any(f.get("low_confidence") for f in record.figures):
+        lines.append("  * low confidence: too few samples for that percentile, or a short/gappy energy window")
+    if any(f.get("domain") == "estimated" for f in record.figures):
+        lines.append("  domain 'estimated' is a model (CPU utilisation x TDP), not a measurement")
+    return lines
+
+
+def _environment(record: RunRecord) -> list[str]:
+    env = record.environment
+    load = record.profile.get("load", {})
+    model = env.get("model", {})
+    lines = [
+        f"run       {record.run_id}  state {record.state}",
+        f"model     {model.get('name', '?')} ({model.get('params', '?')} params, {model.get('dtype', '?')})",
+        f"scenario  {load.get('scenario', '?')}  batch {load.get('batch_size', '?')}"
+        + (f"  prompt {load.get('prompt_tokens')} -> {load.get('output_tokens')} tokens"
+           if env.get("kind") == "generative" else ""),
+    ]
+    if env:
+        used, asked = env.get("provider_used", "?"), env.get("provider_requested", "?")
+        fb = f"  (fell back from {asked}: {env.get('fallback_reason', '')})" if env.get("fell_back") else ""
+        lines.append(f"provider  {used}{fb}  precision {env.get('precision', '?')}  "
+                     f"threads {env.get('threads', {}).get('intra_op', '?')}")
+        lines.append(f"device    {env.get('device', {}).get('name', '?')}")
+    cs = record.cold_start
+    if cs:
+        lines.append(f"cold start  model load {cs.get('model_load_s', 0):.3f} s, session build "
+                     f"{cs.get('session_build_s', 0):.3f} s, first inference {cs.get('first_inference_s', 0):.3f} s "
+                     "(apart from the measured window)")
+    w = record.window
+    if "duration_s" in w:
+        lines.append(f"window    {w['duration_s']:.3f} s, {record.validity.get('queries', '?')} queries, "
+                     f"ended by {w.get('ended_by', 'sweep')}")
+    return lines
+
+
+def _validity(record: RunRecord) -> list[str]:
+    v = record.validity
+    if not v:
+        return []
+    lines = [f"validity  {'VALID' if v.get('valid') else 'NOT VALID'}"]
+    lines += [f"  - {r}" for r in v.get("reasons", [])]
+    es = v.get("early_stopping")
+    if es and es.get("estimate_ms") is not None:
+        lines.append(f"  early stopping: p{es['percentile']:g} {es['metric']} <= {es['estimate_ms']:.3f} ms at "
+                     f"{es['confidence']:.0%} confidence ({es['queries']} queries, MLPerf LoadGen)")
+    if "latency_cov" in v:
+        flag = "  FLAGGED (> 2.5%, trtexec's threshold)" if v.get("cov_flag") else ""
+        lines.append(f"  latency CoV {v['latency_cov']:.2%}{flag}")
+    if "saturation_rule" in v:
+        lines.append(f"  sweep: {v['saturation_rule']}; figures above are from {v.get('peak')}")
+    return lines
+
+
+def _sweep(record: RunRecord) -> list[str]:
+    if not record.sweep_summary:
+        return []
+    keys = list(record.sweep_summary[0])
+    rows: list[tuple[str, ...]] = [tuple(keys)]
+    for s in record.sweep_summary:
+        rows.append(tuple(str(s[k]) if isinstance(s[k], bool) else _value(s[k]) for k in keys))
+    return ["sweep", *_table(rows)]
+
+
+def _quality(record: RunRecord) -> list[str]:
+    q = record.quality
+    if not q:
+        return []
+    flag = "  ANSWERS DIFFER FROM THE REFERENCE" if q.get("flagged") else ""
+    ref = q.get("reference", {})
+    return [f"quality   vs {ref.get('provider', '?')} {ref.get('precision', '')}: {q.get('detail', '')}{flag}"]
+
+
+def format_summary(record: RunRecord, *, all_figures: bool = False) -> str:
+    lines = _environment(record)
+    if record.error:
+        lines.append(f"error     {record.error}")
+    lines += ["figures", *_figures(record, all_figures)]
+    lines += _sweep(record) + _validity(record) + _quality(record)
+    return "\n".join(lines) + "\n"

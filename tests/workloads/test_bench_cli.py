@@ -1,0 +1,88 @@
+"""`wattfleet bench` end to end through a subprocess: the record it writes, its summary and its errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wattfleet.agent.workloads.record import RunRecord
+
+WATTFLEET = str(Path(sys.executable).parent / "wattfleet")
+
+
+def _bench(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([WATTFLEET, "bench", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+def test_smoke_profile_writes_a_record(tmp_path: Path, cache: Path) -> None:
+    out = tmp_path / "smoke.json"
+    proc = _bench("smoke", "--out", str(out), "--cache-dir", str(cache), "--no-energy", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    record = RunRecord.from_dict(json.loads(out.read_text()))
+    assert record.state == "completed" and record.profile["name"] == "smoke"
+    assert 'builtin = "decoder-tiny"' in record.profile_text
+    measured = [r for r in record.requests if not r.warmup]
+    assert len(measured) >= 8 and all(r.n_out == 8 for r in measured)
+    assert record.figure("tokens_per_s") is not None and record.figure("tpot_p99") is not None
+    assert record.environment["provider_used"] == "CPUExecutionProvider"
+    assert set(record.window) >= {"t0_ns", "t1_ns", "duration_s", "wall_anchor_unix_ns", "wall_anchor_mono_ns"}
+    # the summary a person reads: figures with units and definitions, provider, validity, cold start
+    for needle in ("tokens_per_s", "tok/s", "MLPerf LoadGen", "CPUExecutionProvider", "validity", "cold start"):
+        assert needle in proc.stdout
+    assert f"record: {out}" in proc.stderr and "measuring" in proc.stderr
+
+
+def test_model_flags_json_and_energy_domain(tmp_path: Path, cache: Path) -> None:
+    proc = _bench("--model", "cnn-squeezenet", "--scenario", "offline", "--duration", "0.1", "--queries", "3",
+                  "--warmup", "1", "--threads", "1", "--json", "--out", str(tmp_path / "r.json"),
+                  "--cache-dir", str(cache), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["profile"]["model"]["builtin"] == "cnn-squeezenet" and data["profile"]["load"]["scenario"] == "offline"
+    names = {f["name"] for f in data["figures"]}
+    assert "samples_per_s" in names and "tokens_per_s" not in names
+    energy = [f for f in data["figures"] if f["domain"]]
+    if energy:  # on a host without RAPL or NVML only the estimate exists, and it is labelled so
+        assert all(f["domain"] for f in energy) and data["energy"]
+        assert "samples_per_s" in proc.stderr  # the summary went to stderr
+    assert json.loads((tmp_path / "r.json").read_text())["run_id"] == data["run_id"]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        (("smoke", "--set", "load.rate=-1"), 1, "load.rate: expected a number > 0, got -1"),
+        (("smoke", "--set", "load.colour=red"), 1, "unknown key 'load.colour'"),
+        (("no-such-profile",), 1, "no profile 'no-such-profile'"),
+        (("--model", "missing.onnx"), 2, "--model missing.onnx: no such file"),
+        (("smoke", "--scenario", "burst"), 2, "invalid choice: 'burst'"),
+    ],
+)
+def test_errors_are_one_line(tmp_path: Path, args: tuple[str, ...], code: int, needle: str) -> None:
+    proc = _bench(*args, cwd=tmp_path)
+    assert proc.returncode == code
+    assert needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_unavailable_provider_fails_the_run_with_a_record(tmp_path: Path, cache: Path) -> None:
+    proc = _bench("smoke", "--provider", "cuda", "--cache-dir", str(cache), "--no-energy", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "fallback" in proc.stderr.splitlines()[-1]
+    (written,) = tmp_path.glob("wattfleet-smoke-*.json")
+    assert json.loads(written.read_text())["state"] == "failed"
+
+
+def test_list_names_every_builtin_profile(tmp_path: Path) -> None:
+    proc = _bench("--list", cwd=tmp_path)
+    assert proc.returncode == 0
+    assert {line.split()[0] for line in proc.stdout.splitlines()} >= {"smoke", "decoder-server-poisson"}
