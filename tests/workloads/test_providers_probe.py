@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import onnxruntime as ort
@@ -122,8 +121,3 @@ def test_unknown_provider_is_refused() -> None:
     with pytest.raises(UsageError, match="'rocm' is not an ONNX Runtime provider; choose from cpu, cuda, tensorrt"):
         open_runner(ModelConfig(builtin="decoder-tiny"), RuntimeConfig(provider="rocm"))
 
-
-def test_native_tensorrt_without_tensorrt_says_how_to_install() -> None:
-    assert importlib.util.find_spec("tensorrt") is None, "this test checks the message where TensorRT is absent"
-    with pytest.raises(UsageError, match=r"pip install 'wattfleet\[tensorrt\]'.*NVIDIA"):
-        open_runner(ModelConfig(builtin="cnn-squeezenet"), RuntimeConfig(provider="tensorrt-native"))
