@@ -192,6 +192,9 @@ async def test_runs_queue_per_device_and_cancel(agent: RunningAgent) -> None:
         assert (second.state, second.queue_position) == ("queued", 1)
         cancelled = await c.cancel_run(second.run_id)
         assert cancelled.state == "cancelled"
+        async for event in c.watch_run(first.run_id):  # cancel once it measures (a window to report)
+            if isinstance(event.body, wire.QueryBatch):
+                break
         await c.cancel_run(first.run_id)
         events = await _events(c, first.run_id)
         final = events[-1].body
