@@ -134,6 +134,7 @@ async def serve(config: AgentConfig, stop: asyncio.Event | None = None) -> int:
                     device_summary=device_summary(info),
                     auth_required=not config.insecure,
                     tls=creds is not None,
+                    secrets=[token] if token else [],
                 ),
                 addresses=config.interfaces,
             )

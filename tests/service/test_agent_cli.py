@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from agents import agent_command, start_agent
 
-from tests.agents import agent_command, start_agent
 from wattfleet.core.client import AgentClient
 
 

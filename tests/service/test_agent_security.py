@@ -10,8 +10,8 @@ from pathlib import Path
 
 import grpc
 import pytest
+from agents import RunningAgent, start_agent
 
-from tests.agents import RunningAgent, start_agent
 from wattfleet.core.client import AgentClient, AgentError
 
 
