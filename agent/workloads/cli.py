@@ -175,8 +175,7 @@ def resolve(args: argparse.Namespace) -> tuple[Profile, str, list[Path]]:
 def _start_sampler(stream: Any) -> Any:
     """A started telemetry sampler over this host's power sources, or None (and a note why)."""
     try:
-        from wattfleet.agent.telemetry import Sampler
-        from wattfleet.agent.telemetry.discover import build_sources
+        from wattfleet.agent.telemetry import Sampler, build_sources
     except ImportError as exc:
         stream.write(f"energy: not measured (telemetry unavailable: {exc})\n")
         return None

@@ -357,7 +357,7 @@ def run_server(ex: QueryExecutor) -> tuple[Window, list[int]]:
             if rec.failed.is_set() or rec.cancel.is_set():
                 break
             issued_sched.append(target)
-            pool.submit(_guarded(rec, lambda s=target: None if rec.cancel.is_set() else ex.run(s, False)))
+            pool.submit(_guarded(rec, _scheduled_query(ex, target)))
     last_arrival = issued_sched[-1] if issued_sched else t0
     with rec.lock:
         dones = [r.done_ns for r in rec.requests if not r.warmup and r.done_ns >= last_arrival]
@@ -371,6 +371,14 @@ def run_server(ex: QueryExecutor) -> tuple[Window, list[int]]:
     else:
         reason = "max_queries" if len(measured(rec.requests)) < ld.min_queries else "limits met"
     return Window(t0, t1, reason), [s - t0 for s in issued_sched]
+
+
+def _scheduled_query(ex: QueryExecutor, scheduled_ns: int) -> Callable[[], None]:
+    def issue() -> None:
+        if not ex.recorder.cancel.is_set():  # a cancelled run leaves queued queries unissued
+            ex.run(scheduled_ns, warmup=False)
+
+    return issue
 
 
 def _run_threads(rec: Recorder, targets: list[Callable[[], None]]) -> None:
