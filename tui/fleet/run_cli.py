@@ -135,7 +135,7 @@ async def run_on_host(
             summary = await _follow(client, handle.run_id, name, reporter)
             started.pop(endpoint.target, None)
     except AgentError as exc:
-        result.state = "failed" if result.run_id else "refused"
+        result.state = "failed" if result.run_id else ("unreachable" if exc.code == "UNAVAILABLE" else "refused")
         result.error = f"{exc.code}: {exc.message}"
         reporter.say(name, f"error: {result.error}")
         return result
@@ -189,7 +189,8 @@ async def _wait_ended(client: AgentClient, run_id: str) -> wire.RunSummary:
 
 def _write_record(out_dir: Path, result: HostResult, summary: wire.RunSummary) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{_safe(result.host_id or result.target)}-{_safe(result.run_id)}.json"
+    host, run = _safe(result.host_id or result.target), _safe(result.run_id)
+    path = out_dir / f"{run if run.startswith(host + '-') else host + '-' + run}.json"
     if summary.record_json:
         text = summary.record_json
     else:
@@ -212,7 +213,10 @@ def summary_table(results: Sequence[HostResult]) -> str:
         cells = [r.host_id or r.target, r.state]
         for name in SUMMARY_FIGURES:
             match = next((f for key, f in r.figures.items() if key == name or key.startswith(name + "[")), None)
-            cells.append("-" if match is None else f"{match.value:.4g} {match.unit}".strip())
+            if match is None:
+                cells.append("-")
+            else:  # an energy figure says which domain it measured (METRICS.md)
+                cells.append(f"{match.value:.4g} {match.unit}".strip() + (f" [{match.domain}]" if match.domain else ""))
         cells.append(r.record_path if r.ok else (r.error or r.record_path))
         rows.append(cells)
     widths = [max(len(c), *(len(row[i]) for row in rows)) if rows else len(c) for i, c in enumerate(cols)]

@@ -1,0 +1,93 @@
+"""`wattfleet run` end to end: one profile on two real agents, a dead host beside them, records on disk."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from agents import RunningAgent, start_agent
+
+SET = ["--set", "load.min_duration_s=0.2", "--set", "load.min_queries=4"]
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[RunningAgent]]]:
+    work = tmp_path_factory.mktemp("fleet")
+    token = work / "token"
+    token.write_text("fleet-test-token-0123456789\n")
+    token.chmod(0o600)
+    agents: list[RunningAgent] = []
+    try:
+        for name in ("fleet-a", "fleet-b"):
+            agents.append(start_agent(work, host_id=name, extra=("--token-file", str(token))))
+        yield token, agents
+    finally:
+        for a in agents:
+            a.stop()
+
+
+def _dead_target() -> str:
+    with socket.socket() as s:  # a port nobody listens on once this closes
+        s.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{s.getsockname()[1]}"
+
+
+def _wattfleet(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "wattfleet.core.cli", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_one_profile_on_two_agents_and_a_dead_host(fleet: tuple[Path, list[RunningAgent]], tmp_path: Path) -> None:
+    token, agents = fleet
+    dead = _dead_target()
+    hosts = ",".join([*(a.target for a in agents), dead])
+    out = tmp_path / "records"
+    proc = _wattfleet("run", "smoke", "--hosts", hosts, "--token-file", str(token), "--out", str(out),
+                      "--label", "batch=nightly", *SET)
+    assert proc.returncode == 1, proc.stderr  # the dead host failed; the others did not stop
+    records = sorted(out.glob("*.json"))
+    assert len(records) == 2
+    assert records[0].name.startswith("fleet-a-") and records[1].name.startswith("fleet-b-")
+    for path in records:
+        record = json.loads(path.read_text())
+        assert record["state"] == "completed"
+        assert record["run_id"] in path.name
+        assert record["requests"], "the record carries the raw per-request timings"
+    for a in agents:
+        assert f"[{a.target}] measuring" in proc.stderr  # progress per host
+    assert f"[{dead}] error: UNAVAILABLE" in proc.stderr
+    table = proc.stdout.splitlines()
+    assert table[0].split()[:3] == ["host", "state", "tokens_per_s"]
+    rows = {line.split()[0]: line for line in table[1:]}
+    assert rows.keys() == {"fleet-a", "fleet-b", dead}
+    assert rows["fleet-a"].split()[1] == "completed" and "unreachable" in rows[dead]
+
+
+def test_inventory_hosts_with_their_own_tokens_all_complete(
+    fleet: tuple[Path, list[RunningAgent]], tmp_path: Path
+) -> None:
+    token, agents = fleet
+    inventory = tmp_path / "fleet.toml"
+    inventory.write_text("".join(
+        f'[[agents]]\nname = "{a.host_id}"\naddress = "127.0.0.1"\nport = {a.port}\ntoken_file = "{token}"\n\n'
+        for a in agents
+    ))
+    out = tmp_path / "records"
+    proc = _wattfleet("run", "smoke", "--inventory", str(inventory), "--out", str(out), "--json", *SET)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert sorted(r["host_id"] for r in rows) == ["fleet-a", "fleet-b"]
+    assert all(r["state"] == "completed" and Path(r["record"]).is_file() for r in rows)
+    assert all("tpot_p50" in r["figures"] for r in rows)
+
+
+def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    proc = _wattfleet("run", "smoke", "--out", str(tmp_path))
+    assert proc.returncode == 2 and "--hosts" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    proc = _wattfleet("run", "smoke", "--hosts", "no-port-here")
+    assert proc.returncode == 2 and "host:port" in proc.stderr
