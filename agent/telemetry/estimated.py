@@ -21,7 +21,9 @@ class EstimatedSource(Source):
                                     f"got tdp_w={tdp_w}, idle_w={idle_w}")
         self.name = "estimated"
         self.domains = ("estimated",)
-        self.update_interval_s = 0.01
+        # /proc/stat counts in jiffies (10 ms): read it at most every 0.2 s, not on every tick.
+        self.update_interval_s = 0.2
+        self._next_ns = 0
         self.tdp_w, self.idle_w = tdp_w, idle_w
         self._r = reader or SysfsReader(root)
         self._stat = self._r.path("proc/stat")
@@ -46,6 +48,9 @@ class EstimatedSource(Source):
         return total - idle, total
 
     def read(self, t_ns: int) -> list[Reading]:
+        if t_ns < self._next_ns:
+            return []
+        self._next_ns = t_ns + int(self.update_interval_s * 1e9)
         now = self._read_times()
         if now is None:
             return [Reading("estimated", None, None, True)]

@@ -2,9 +2,10 @@
 
 Per GPU i: domain "gpu-board:i" from the instant power field (NVML_FI_DEV_POWER_INSTANT) where the GPU
 has it, else nvmlDeviceGetPowerUsage (a ~1 s average on Ampere and newer, labelled so), with the total
-energy counter (mJ, Volta and newer) for window energy; "gpu-module:i" where the module power scope
-answers (Grace systems). Device statistics come from the same handles. Tests pass a fake module with
-the real function names, units and NVMLError codes.
+energy counter (nvmlDeviceGetTotalEnergyConsumption, mJ, Volta and newer; read each tick in the same
+field-values call as the power where the driver offers it as a field) for window energy;
+"gpu-module:i" where the module power scope answers (Grace systems). Device statistics come from the
+same handles. Tests pass a fake module with the real function names, units and NVMLError codes.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class _Gpu:
     has_power: bool = False
     module: bool = False
     counter: EnergyCounter | None = None
+    energy_field: bool = False  # the counter also answers as a field: one NVML call per tick
+    ids: list[Any] = field(default_factory=list)  # the field ids read each tick, in order
     lost: bool = False
     unsupported: set[str] = field(default_factory=set)
 
@@ -140,13 +143,20 @@ class NvmlSource(Source):
             g.has_power = g.instant or self._call(g, "nvmlDeviceGetPowerUsage") is not None
             if self._call(g, "nvmlDeviceGetTotalEnergyConsumption") is not None:
                 g.counter = EnergyCounter(1e-3, max_power_w=20_000.0)
+                (energy,) = self._fields(g, [nv.NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION])
+                g.energy_field = energy is not None
+            if g.instant:
+                g.ids.append(nv.NVML_FI_DEV_POWER_INSTANT)
+            if g.module:
+                g.ids.append((nv.NVML_FI_DEV_POWER_INSTANT, nv.NVML_POWER_SCOPE_MODULE))
+            if g.energy_field:
+                g.ids.append(nv.NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION)
         except _Lost:
             g.lost = True
         return g
 
     # -- reads ---------------------------------------------------------------------------------
     def read(self, t_ns: int) -> list[Reading]:
-        nv = self._nv
         out: list[Reading] = []
         for g in self._gpus:
             board_d, module_d = f"gpu-board:{g.index}", f"gpu-module:{g.index}"
@@ -155,21 +165,16 @@ class NvmlSource(Source):
                 out.extend(Reading(d, None, None, True) for d in mine)
                 continue
             try:
-                ids: list[Any] = []
-                if g.instant:
-                    ids.append(nv.NVML_FI_DEV_POWER_INSTANT)
-                if g.module:
-                    ids.append((nv.NVML_FI_DEV_POWER_INSTANT, nv.NVML_POWER_SCOPE_MODULE))
-                vals = self._fields(g, ids) if ids else []
+                vals = self._fields(g, g.ids) if g.ids else []
                 board_mw = vals[0] if g.instant else None
-                module_mw = vals[-1] if g.module else None
+                module_mw = vals[1 if g.instant else 0] if g.module else None
                 if g.has_power and not g.instant:
                     avg = self._call(g, "nvmlDeviceGetPowerUsage")
                     board_mw = None if avg is None else float(avg)
                 energy_j: float | None = None
                 counter_ok = True
                 if g.counter is not None:
-                    raw = self._call(g, "nvmlDeviceGetTotalEnergyConsumption")
+                    raw = vals[-1] if g.energy_field else self._call(g, "nvmlDeviceGetTotalEnergyConsumption")
                     energy_j, _ = g.counter.update(None if raw is None else int(raw), t_ns)
                     counter_ok = energy_j is not None
             except _Lost:

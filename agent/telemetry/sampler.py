@@ -22,12 +22,14 @@ from types import TracebackType
 from wattfleet.agent.telemetry.energy import window_energy
 from wattfleet.agent.telemetry.series import DomainSeries
 from wattfleet.agent.telemetry.source import Source
-from wattfleet.agent.telemetry.types import DeviceSample, EnergyWindow, Sample, SourceStatus
+from wattfleet.agent.telemetry.types import DeviceSample, EnergyWindow, Reading, Sample, SourceStatus
 from wattfleet.core.errors import UsageError
 
 log = logging.getLogger(__name__)
 
 _LATENESS_KEPT = 4096
+_MAX_NAP_S = 0.1
+_Row = tuple[int, int, str, str, float | None, float | None, bool]  # a Sample's fields, in order
 
 
 class Sampler:
@@ -53,7 +55,7 @@ class Sampler:
         self.period_ns = int(1e9 / rate_hz)
         self.device_every = max(1, device_every)
         self._clock = clock
-        self._ring: deque[Sample] = deque(maxlen=capacity)
+        self._ring: deque[_Row] = deque(maxlen=capacity)
         self._dev_ring: deque[tuple[int, DeviceSample]] = deque(maxlen=device_capacity)
         self._history_len = max(16, int(history_s * rate_hz) + 16)
         self._series: dict[str, DomainSeries] = {}
@@ -100,20 +102,23 @@ class Sampler:
         self.stop()
 
     def _run(self) -> None:
-        next_t = self._clock()
+        # time.sleep, not Event.wait: one syscall per tick instead of a lock dance; stop() is seen
+        # within _MAX_NAP_S.
+        clock, sleep, period = self._clock, time.sleep, self.period_ns
+        next_t = clock()
         while not self._stop.is_set():
-            now = self._clock()
+            now = clock()
             if now < next_t:
-                self._stop.wait((next_t - now) / 1e9)
+                sleep(min((next_t - now) / 1e9, _MAX_NAP_S))
                 continue
             self._lateness[self._ticks % _LATENESS_KEPT] = now - next_t
             self.tick(now)
-            next_t += self.period_ns
-            after = self._clock()
-            if after >= next_t + self.period_ns:  # fell behind: skip the lost slots, never burst
-                skipped = (after - next_t) // self.period_ns
+            next_t += period
+            after = clock()
+            if after >= next_t + period:  # fell behind: skip the lost slots, never burst
+                skipped = (after - next_t) // period
                 self.overruns += int(skipped)
-                next_t += skipped * self.period_ns
+                next_t += skipped * period
 
     # -- one tick ------------------------------------------------------------------------------
     def tick(self, now_ns: int | None = None) -> None:
@@ -121,34 +126,34 @@ class Sampler:
         now = self._clock() if now_ns is None else now_ns
         with_devices = self._ticks % self.device_every == 0
         self._ticks += 1
+        batch: list[tuple[str, list[Reading]]] = []
+        devices: list[DeviceSample] = []
         for src in self.sources:
             try:
-                readings = src.read(now)
-                devices = src.read_devices(now) if with_devices else []
+                batch.append((src.name, src.read(now)))
+                if with_devices:
+                    devices.extend(src.read_devices(now))
             except Exception as exc:  # a source bug must not end sampling for the others
                 if src.name not in self._errors:
                     log.exception("telemetry source %s failed; its domains are marked missing", src.name)
                 self._errors[src.name] = f"{type(exc).__name__}: {exc}"
-                readings, devices = [], []
-                with self._lock:
-                    for d in src.domains:
-                        self._add(Sample(self._seq + 1, now, src.name, d, None, None, True))
-                continue
-            with self._lock:
-                for r in readings:
-                    t = now if r.t_ns is None else r.t_ns
-                    self._add(Sample(self._seq + 1, t, src.name, r.domain, r.power_w, r.energy_j, r.missing))
-                for dev in devices:
-                    self._dev_seq += 1
-                    self._dev_ring.append((self._dev_seq, dev))
-
-    def _add(self, s: Sample) -> None:
-        series = self._series.get(s.domain)
-        if series is None:
-            series = self._series[s.domain] = DomainSeries(self._history_len)
-        if series.append(s.t_ns, s.power_w, s.energy_j, s.missing):
-            self._seq = s.seq
-            self._ring.append(s)
+                batch.append((src.name, [Reading(d, None, None, True) for d in src.domains]))
+        with self._lock:
+            series_of, ring, seq = self._series, self._ring, self._seq
+            for name, readings in batch:
+                for domain, power_w, energy_j, missing, t in readings:
+                    t_ns = now if t is None else t
+                    series = series_of.get(domain)
+                    if series is None:
+                        series = series_of[domain] = DomainSeries(self._history_len)
+                    if series.append(t_ns, power_w, energy_j, missing):
+                        seq += 1
+                        # Plain tuples: cheap to make, and the garbage collector stops tracking them.
+                        ring.append((seq, t_ns, name, domain, power_w, energy_j, missing))
+            self._seq = seq
+            for dev in devices:
+                self._dev_seq += 1
+                self._dev_ring.append((self._dev_seq, dev))
 
     # -- readers -------------------------------------------------------------------------------
     @property
@@ -159,15 +164,16 @@ class Sampler:
     def oldest_seq(self) -> int:
         """Seq of the oldest retained Sample (latest_seq + 1 when none)."""
         with self._lock:
-            return self._ring[0].seq if self._ring else self._seq + 1
+            return self._ring[0][0] if self._ring else self._seq + 1
 
     def samples_after(self, seq: int) -> list[Sample]:
         """Every retained Sample with seq > `seq`, oldest first."""
         with self._lock:
             if not self._ring or seq >= self._seq:
                 return []
-            skip = max(seq - self._ring[0].seq + 1, 0)
-            return list(islice(self._ring, skip, None))
+            skip = max(seq - self._ring[0][0] + 1, 0)
+            rows = list(islice(self._ring, skip, None))
+        return [Sample(*row) for row in rows]
 
     @property
     def latest_device_seq(self) -> int:

@@ -49,10 +49,10 @@ class DomainSeries:
 
     def append(self, t_ns: int, power_w: float | None, energy_j: float | None, missing: bool) -> bool:
         """Add a reading; one not newer than the last is refused (returns False)."""
-        last = self.last_t_ns
-        if last is not None and t_ns <= last:
+        size, cap = self.size, self.capacity
+        if size and t_ns <= self.t[(self.start + size - 1) % cap]:
             return False
-        if self.size < self.capacity:
+        if size < cap:
             i = (self.start + self.size) % self.capacity
             self.size += 1
         else:

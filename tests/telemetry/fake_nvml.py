@@ -22,6 +22,7 @@ class FakeGpu:
     instant_supported: bool = True
     module_mw: int | None = None  # Grace module scope; None = NotSupported
     energy_supported: bool = True  # False on pre-Volta
+    energy_field_supported: bool = True  # NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION as a field
     memory_total: int = 80 * 2**30
     memory_used: int = 20 * 2**30
     reasons: int = 0
@@ -51,6 +52,7 @@ class FakeNvml:
             raise pynvml.NVMLError(pynvml.NVML_ERROR_UNINITIALIZED)
         g = self.gpus[handle]
         g.calls.append(fn)
+        del g.calls[:-100]
         if g.lost_at_tick is not None and self.tick >= g.lost_at_tick:
             raise pynvml.NVMLError(pynvml.NVML_ERROR_GPU_IS_LOST)
         return g
@@ -96,6 +98,12 @@ class FakeNvml:
                 mw = g.power_mw(self.tick) if g.instant_supported else None
             elif fid == pynvml.NVML_FI_DEV_POWER_INSTANT and scope == pynvml.NVML_POWER_SCOPE_MODULE:
                 mw = g.module_mw
+            elif fid == pynvml.NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION and g.energy_supported \
+                    and g.energy_field_supported:
+                values[i].nvmlReturn = pynvml.NVML_SUCCESS
+                values[i].valueType = pynvml.NVML_VALUE_TYPE_UNSIGNED_LONG_LONG
+                values[i].value.ullVal = g.energy_mj  # mJ
+                continue
             if mw is None:
                 values[i].nvmlReturn = pynvml.NVML_ERROR_NOT_SUPPORTED
             else:

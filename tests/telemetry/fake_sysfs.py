@@ -69,7 +69,7 @@ class DenyingReader(SysfsReader):
         super().__init__(root)
         self.deny = deny
 
-    def read_text(self, path: Path) -> str:
+    def read_bytes(self, path: Path) -> bytes:
         if path.name == self.deny:
             raise PermissionError(13, "Permission denied", str(path))
-        return super().read_text(path)
+        return super().read_bytes(path)

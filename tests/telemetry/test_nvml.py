@@ -21,12 +21,14 @@ def _run(nv: FakeNvml, src: NvmlSource, ticks: int, rate_hz: float = 10.0) -> Sa
     return s
 
 
-def test_hopper_instant_field_and_energy_counter() -> None:
-    nv = FakeNvml([FakeGpu(power_mw=lambda t: 300_000 if t % 2 else 200_000)])
+@pytest.mark.parametrize("as_field", [True, False], ids=["counter-as-field", "counter-by-function"])
+def test_hopper_instant_field_and_energy_counter(as_field: bool) -> None:
+    nv = FakeNvml([FakeGpu(power_mw=lambda t: 300_000 if t % 2 else 200_000, energy_field_supported=as_field)])
     src = NvmlSource(nv)
     assert src.domains == ("gpu-board:0",)
     assert "instant power field" in src.detail and "energy counter" in src.detail
     s = _run(nv, src, 61)
+    assert ("energy" in nv.gpus[0].calls[-12:]) is not as_field  # one NVML call a tick when it can
     first = s.samples_after(0)[1]
     assert first.power_w in (200.0, 300.0) and first.energy_j is not None
     w = s.energy(0, 6 * S)["gpu-board:0"]
