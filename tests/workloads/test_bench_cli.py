@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from wattfleet.agent.workloads.cli import Progress
 from wattfleet.agent.workloads.record import RunRecord
 
 WATTFLEET = str(Path(sys.executable).parent / "wattfleet")
@@ -86,3 +88,36 @@ def test_list_names_every_builtin_profile(tmp_path: Path) -> None:
     proc = _bench("--list", cwd=tmp_path)
     assert proc.returncode == 0
     assert {line.split()[0] for line in proc.stdout.splitlines()} >= {"smoke", "decoder-server-poisson"}
+
+
+def test_model_file_path(tmp_path: Path, cache: Path) -> None:
+    from wattfleet.agent.workloads.models import builtin_model_path
+
+    model = tmp_path / "models" / "mine.onnx"
+    model.parent.mkdir()
+    model.write_bytes(builtin_model_path("decoder-tiny", cache).read_bytes())
+    proc = _bench("--model", str(model), "--duration", "0.05", "--queries", "3", "--output-tokens", "3",
+                  "--prompt-tokens", "4", "--no-energy", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["profile"]["name"] == "bench-mine" and data["profile"]["model"]["path"] == str(model)
+    assert data["environment"]["model"]["path"] == str(model)
+    assert all(r["n_out"] == 3 for r in data["requests"])
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_one_updating_line_on_a_terminal() -> None:
+    tty, pipe = _Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        p = Progress(stream, interval_s=0.0)
+        p.on_phase("measuring")
+        for i in range(3):
+            p.on_progress(i / 2, i, 10 * i, 0.1 * i)
+        p.on_phase("completed")
+    assert tty.getvalue().count("\n") == 1 and tty.getvalue().count("\r") == 4
+    assert "100%" in tty.getvalue() and "20 tokens" in tty.getvalue()
+    assert pipe.getvalue().count("\n") == 5 and "\r" not in pipe.getvalue()
