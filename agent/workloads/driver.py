@@ -154,6 +154,7 @@ def _sweep(runner: Any, profile: Profile, record: RunRecord, observer: RunObserv
         record.validity = {"valid": all(s.validity.get("valid") for s in record.sweep),
                            "reasons": [f"{s.run_id}: {r}" for s in record.sweep for r in s.validity["reasons"]],
                            "peak": peak.run_id,
+                           "queries": peak.validity.get("queries", 0),
                            "saturation_rule": f"stop when {thr_name} < {SATURATION_GAIN:g} x best so far, "
                                               f"or {lat_name} > {LATENCY_BLOWUP:g} x the first level's"}
 

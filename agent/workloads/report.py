@@ -20,6 +20,8 @@ def _value(v: Any) -> str:
     if v is None:
         return "n/a"
     v = float(v)
+    if v.is_integer() and abs(v) < 1e9:
+        return f"{v:,.0f}"
     if v == 0 or 0.01 <= abs(v) < 100_000:
         return f"{v:,.3f}".rstrip("0").rstrip(".") if abs(v) < 100 else f"{v:,.1f}"
     return f"{v:.3e}"
