@@ -114,3 +114,25 @@ def test_quality_against_a_reference_configuration(cache: Path) -> None:
     assert record.state == "completed", record.error
     assert record.quality is not None and record.quality["token_agreement"] == 1.0
     assert record.quality["flagged"] is False
+
+
+def test_energy_from_a_real_sampler_over_the_measured_window(tmp_path: Path, cache: Path) -> None:
+    from wattfleet.agent.telemetry import ReplaySource, Sampler
+
+    trace = tmp_path / "flat.csv"
+    rows = [f"{1_000_000_000 + i * 5_000_000},nvml,gpu-board:0,100.0,,0" for i in range(2000)]
+    trace.write_text("# wattfleet trace v1\nt_ns,source,domain,power_w,energy_j,missing\n" + "\n".join(rows) + "\n")
+    sampler = Sampler([ReplaySource(trace, loop=True)], rate_hz=200.0).start()
+    try:
+        record = run_profile(_profile(min_duration_s=0.2), cache_dir=cache, sampler=sampler)
+    finally:
+        sampler.stop()
+    assert record.state == "completed", record.error
+    energy = {f["name"]: f for f in record.figures if f["domain"] == "gpu-board:0"}
+    assert set(energy) >= {"energy_j", "power_avg_w", "j_per_token", "tokens_per_j", "mj_per_query"}
+    assert abs(energy["power_avg_w"]["value"] - 100.0) < 5.0  # a flat 100 W trace
+    t0, t1 = record.window["t0_ns"], record.window["t1_ns"]
+    tokens = sum(1 for r in record.requests if not r.warmup for t in r.token_ns if t0 <= t <= t1)
+    assert abs(energy["j_per_token"]["value"] - energy["energy_j"]["value"] / tokens) < 1e-12
+    assert record.energy is not None and "low_confidence" in record.energy["gpu-board:0"]
+    assert all(not f["domain"] for f in record.figures if f["name"].startswith(("ttft", "tpot", "tokens_per_s")))
