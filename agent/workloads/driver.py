@@ -58,8 +58,8 @@ def _environment(runner: Any) -> dict[str, Any]:
 
 
 def _run_scenario(runner: Any, load: LoadConfig, scenario: str, observer: RunObserver | None,
-                  cancel: threading.Event) -> tuple[Recorder, Window, list[int]]:
-    rec = Recorder(load, observer, cancel)
+                  cancel: threading.Event, label: str = "") -> tuple[Recorder, Window, list[int]]:
+    rec = Recorder(load, observer, cancel, label or scenario)
     ex = QueryExecutor(runner, load, rec)
     if load.warmup_queries:
         _phase(observer, "warmup", f"{load.warmup_queries} queries")
@@ -126,8 +126,8 @@ def _sweep(runner: Any, profile: Profile, record: RunRecord, observer: RunObserv
         if i > 0:
             changes["warmup_queries"] = 0  # the runner is warm after the first level
         level_load = dataclasses.replace(load, scenario=inner, **changes)
-        _phase(observer, "measuring", f"sweep {over}={value:g} ({i + 1}/{len(load.sweep.values)})")
-        rec, window, offsets = _run_scenario(runner, level_load, inner, observer, cancel)
+        label = f"sweep {over}={value:g} ({i + 1}/{len(load.sweep.values)})"
+        rec, window, offsets = _run_scenario(runner, level_load, inner, observer, cancel, label)
         if rec.error is not None:
             raise rec.error
         sub = RunRecord(run_id=f"{record.run_id}/{over}={value:g}", state="completed",

@@ -76,8 +76,10 @@ def arrival_offsets_ns(n: int, rate_qps: float, arrival: str, gamma_shape: float
 class Recorder:
     """Collects timings from worker threads, feeds the observer, and applies the stop rule."""
 
-    def __init__(self, load: LoadConfig, observer: RunObserver | None, cancel: threading.Event) -> None:
+    def __init__(self, load: LoadConfig, observer: RunObserver | None, cancel: threading.Event,
+                 label: str = "") -> None:
         self.load = load
+        self.label = label  # said with the "measuring" phase, e.g. "sweep rate=4 (2/5)"
         self.observer = observer
         self.cancel = cancel
         self.lock = threading.Lock()
@@ -119,7 +121,7 @@ class Recorder:
         """Warm-up is over: the measured phase starts now (or at start_ns)."""
         self.start_ns = start_ns or time.monotonic_ns()
         if self.observer is not None:
-            self.observer.on_phase("measuring", "")
+            self.observer.on_phase("measuring", self.label)
         return self.start_ns
 
     def elapsed_s(self, now_ns: int | None = None) -> float:
