@@ -88,7 +88,7 @@ def _fill(record: RunRecord, profile: Profile, load: LoadConfig, scenario: str, 
     record.validity = validity(requests, window.t0_ns, window.t1_ns, scenario=scenario,
                                min_duration_s=load.min_duration_s, min_queries=load.min_queries,
                                slo=profile.slo)
-    if window.ended_by not in ("limits met",):
+    if window.ended_by in ("cancelled", "failed"):  # a cap is judged by the minimums above
         record.validity["reasons"].append(f"run ended by {window.ended_by}")
         record.validity["valid"] = False
     if sampler is not None:
