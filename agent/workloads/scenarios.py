@@ -313,7 +313,8 @@ def run_concurrency(ex: QueryExecutor) -> Window:
     _run_threads(rec, [client] * n)
     with rec.lock:
         requests = list(rec.requests)
-    t0 = steady_state_start(requests, n) or rec.start_ns
+    per_query = ex.load.batch_size if ex.generative else 1  # a generative query records one request per prompt
+    t0 = steady_state_start(requests, n * per_query) or rec.start_ns
     return Window(t0, max(int(state["t1"]), t0), str(state["reason"] or rec.stop_reason()))
 
 

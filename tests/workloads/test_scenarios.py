@@ -168,6 +168,15 @@ def test_sweep_runs_each_level_until_saturation(cache: Path, model: str) -> None
     assert RunRecord.from_json(record.to_json()).to_dict() == record.to_dict()
 
 
+def test_concurrency_with_batches_counts_queries_in_flight(cache: Path) -> None:
+    profile = _profile("decoder-tiny", scenario="concurrency", concurrency=2, batch_size=2)
+    record = run_profile(profile, cache_dir=cache)
+    check_record(record, profile)
+    meas = [r for r in record.requests if not r.warmup]
+    t0 = record.window["t0_ns"]
+    assert sum(1 for r in meas if r.issued_ns <= t0 < r.done_ns) == 4  # 2 queries of 2 prompts each
+
+
 def test_rate_sweep_uses_the_server_scenario(cache: Path) -> None:
     profile = _profile("decoder-tiny", scenario="sweep", sweep=SweepConfig(over="rate", values=(40.0, 80.0)),
                        min_duration_s=0.05, min_queries=4)
