@@ -6,7 +6,9 @@ import json
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,31 @@ def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "--hosts" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     proc = _wattfleet("run", "smoke", "--hosts", "no-port-here")
     assert proc.returncode == 2 and "host:port" in proc.stderr
+
+
+def test_discovered_agents_are_selected_by_match_and_all_run(tmp_path: Path) -> None:
+    tag = f"disc{uuid.uuid4().hex[:6]}"
+    token = tmp_path / "token"
+    token.write_text("discover-test-token-0123456789\n")
+    token.chmod(0o600)
+    agents = []
+    try:
+        with ThreadPoolExecutor(2) as pool:  # advertising agents take a few seconds each to start
+            futures = [pool.submit(start_agent, tmp_path, host_id=f"{tag}-{name}", advertise=True,
+                                   interfaces=("127.0.0.1",), extra=("--token-file", str(token)))
+                       for name in ("a", "b")]
+            outcomes = [f.exception() or f.result() for f in futures]
+        agents = [a for a in outcomes if not isinstance(a, BaseException)]  # stopped below even if one failed
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        out = tmp_path / "records"
+        proc = _wattfleet("run", "smoke", "--discover", "--interface", "127.0.0.1", "--timeout-s", "3",
+                          "--match", f"{tag}-*", "--token-file", str(token), "--out", str(out), "--json", *SET)
+        assert proc.returncode == 0, proc.stderr
+        rows = json.loads(proc.stdout)
+        assert sorted(r["host_id"] for r in rows) == [f"{tag}-a", f"{tag}-b"]
+        assert len(list(out.glob(f"{tag}-*.json"))) == 2
+    finally:
+        for a in agents:
+            a.stop()

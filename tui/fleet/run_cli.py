@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fnmatch
 import json
 import re
 import sys
@@ -40,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--hosts", default="", help="comma-separated host:port list")
     where.add_argument("--discover", action="store_true", help="every agent found over zeroconf")
     where.add_argument("--inventory", type=Path, metavar="FILE", help="every agent of this inventory file")
+    p.add_argument("--match", action="append", default=[], metavar="GLOB",
+                   help="only agents whose host id or name matches (shell glob, repeatable), e.g. 'edge-*'")
     p.add_argument("--timeout-s", type=float, default=3.0, help="how long to browse with --discover (default 3)")
     p.add_argument("--interface", action="append", default=[], metavar="IP", help="browse on this interface")
     token = p.add_mutually_exclusive_group()
@@ -242,7 +245,14 @@ async def _endpoints(args: argparse.Namespace, inventory: list[AgentEndpoint]) -
             await asyncio.sleep(args.timeout_s)
             for e in directory.snapshot():
                 found.setdefault(e.target, e)
+    if args.match:
+        found = {k: e for k, e in found.items() if _matches(e, args.match)}
     return list(found.values())
+
+
+def _matches(endpoint: AgentEndpoint, patterns: Sequence[str]) -> bool:
+    names = [n for n in (endpoint.host_id, endpoint.name, endpoint.target) if n]
+    return any(fnmatch.fnmatchcase(n, p) for n in names for p in patterns)
 
 
 async def _run_all(
@@ -250,7 +260,10 @@ async def _run_all(
 ) -> list[HostResult]:
     endpoints = await _endpoints(args, inventory)
     if not endpoints:
-        raise UsageError("no agents to run on: --discover found none and no --hosts or --inventory was given")
+        raise UsageError(
+            "no agents to run on: none found (check --hosts/--inventory, or that --discover can see the agents "
+            "on --interface, and what --match selects)"
+        )
     reporter = Reporter(err)
     err.write(f"wattfleet run: {spec.profile or 'inline profile'} on {len(endpoints)} host(s)\n")
     started: dict[str, tuple[AgentClient, str]] = {}
