@@ -193,3 +193,33 @@ def test_cnn_from_the_onnx_wheel_has_real_weights(cache: Path) -> None:
     assert a.shape == (1, 1000, 1, 1)
     assert np.isfinite(a).all()
     assert not np.allclose(a, b)  # the wheel's constant weights would give identical answers
+    assert session.get_inputs()[0].shape[0] == "batch_size"
+
+
+def test_batchnorm_statistics_are_measured(tmp_path: Path) -> None:
+    """A conv -> BN -> relu chain with random weights: after calibration the BN output is near unit scale."""
+    from onnx import TensorProto, helper
+
+    from wattfleet.agent.workloads.models.cnn_calibrate import calibrate_batchnorm
+
+    rng = np.random.default_rng(0)
+    nodes, inits, x = [], [], "x"
+    for i in range(6):
+        w = (rng.standard_normal((8, 8 if i else 3, 3, 3)) * 3.0).astype(np.float32)  # deliberately too large
+        inits.append(onnx.numpy_helper.from_array(w, f"w{i}"))
+        for k, v in (("s", 1.0), ("b", 0.0), ("m", 0.0), ("v", 1.0)):
+            inits.append(onnx.numpy_helper.from_array(np.full(8, v, np.float32), f"{k}{i}"))
+        nodes += [helper.make_node("Conv", [x, f"w{i}"], [f"c{i}"], pads=[1, 1, 1, 1]),
+                  helper.make_node("BatchNormalization", [f"c{i}", f"s{i}", f"b{i}", f"m{i}", f"v{i}"], [f"n{i}"]),
+                  helper.make_node("Relu", [f"n{i}"], [f"r{i}"])]
+        x = f"r{i}"
+    graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 16, 16])],
+                              [helper.make_tensor_value_info(x, TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    data = {"x": rng.standard_normal((2, 3, 16, 16)).astype(np.float32)}
+    before = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, data)[0]
+    calibrate_batchnorm(model, seed=1)
+    after = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, data)[0]
+    assert before.std() > 1e4  # identity BNs let the scale explode
+    assert 0.2 < after.std() < 2.0

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
+from onnx import TensorProto, helper
 
 from wattfleet.agent.workloads.config import ModelConfig, RuntimeConfig
 from wattfleet.agent.workloads.runners import FixedRunner, open_runner
@@ -29,7 +31,23 @@ def test_cnn_from_the_onnx_wheel(cache: Path) -> None:
     out = runner.infer(1)
     assert out[0].shape == (1, 1000, 1, 1)
     np.testing.assert_allclose(out[0].sum(), 1.0, rtol=1e-4)  # the network ends in a softmax
-    with pytest.raises(UsageError, match=r"fixed batch dimension of 1.*batch_size 2"):
+    # The wheel's graph hard-codes batch 1; ours has a free batch axis and batches give per-image answers.
+    three = runner.input_batch(3)["data_0"]
+    batched = runner.infer(3)[0]
+    assert batched.shape == (3, 1000, 1, 1)
+    np.testing.assert_allclose(batched[1:2], runner.run_feeds({"data_0": three[1:2]})[0], atol=1e-6)
+
+
+def test_fixed_batch_axis_is_enforced(tmp_path: Path) -> None:
+    node = helper.make_node("Relu", ["x"], ["y"])
+    graph = helper.make_graph([node], "fixed", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "fixed.onnx"))
+    runner = open_runner(ModelConfig(path="fixed.onnx"), RuntimeConfig(), model_dirs=[tmp_path])
+    assert runner.infer(1)[0].shape == (1, 4)
+    with pytest.raises(UsageError, match=r"fixed batch dimension of 1, so batch_size 2 cannot run"):
         runner.infer(2)
 
 
