@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", help="compare answers with this provider (e.g. cpu)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any profile key, e.g. --set load.rate=4 (repeatable)")
-    p.add_argument("--model-dir", action="append", default=[], type=Path, help="where model paths are looked up")
+    p.add_argument("--model-dir", action="append", default=[], type=Path,
+                   help="where model paths are looked up (also: the profile file's folder and the current one)")
     p.add_argument("--cache-dir", type=Path, help="where built-in models and engine caches are kept")
     p.add_argument("--out", type=Path, help="record file (default: ./wattfleet-<profile>-<time>.json)")
     p.add_argument("--json", action="store_true", help="print the record to stdout (the summary goes to stderr)")
@@ -164,6 +165,9 @@ def resolve(args: argparse.Namespace) -> tuple[Profile, str, list[Path]]:
         overrides = {**model_keys, **overrides}
     if args.profile:
         profile, text = find_profile(args.profile)
+        if Path(args.profile).is_file():  # a model path in a profile file may be relative to that file
+            model_dirs.append(Path(args.profile).resolve().parent)
+        model_dirs.append(Path.cwd())
     elif args.model:
         stem = Path(args.model).stem
         profile, text = Profile(name=f"bench-{stem}", model=ModelConfig(builtin="decoder-tiny")), ""

@@ -310,7 +310,7 @@ def builtin_profile_text(name: str) -> str | None:
 def find_profile(name_or_path: str, profile_dirs: Sequence[Path] = ()) -> tuple[Profile, str]:
     """A profile by file path, by name in profile_dirs, or by built-in name; returns it and its text."""
     candidate = Path(name_or_path)
-    if candidate.suffix == ".toml" or candidate.exists():
+    if candidate.suffix == ".toml" or candidate.is_file():
         profile = load_profile(candidate)
         return profile, candidate.read_text(encoding="utf-8")
     for d in profile_dirs:
