@@ -121,3 +121,20 @@ def test_progress_is_one_updating_line_on_a_terminal() -> None:
     assert tty.getvalue().count("\n") == 1 and tty.getvalue().count("\r") == 4
     assert "100%" in tty.getvalue() and "20 tokens" in tty.getvalue()
     assert pipe.getvalue().count("\n") == 5 and "\r" not in pipe.getvalue()
+
+
+def test_profile_file_finds_its_model_beside_it(tmp_path: Path, cache: Path) -> None:
+    from wattfleet.agent.workloads.models import builtin_model_path
+
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    (folder / "tiny.onnx").write_bytes(builtin_model_path("decoder-tiny", cache).read_bytes())
+    (folder / "local.toml").write_text('name = "local"\n[model]\npath = "tiny.onnx"\n[load]\n'
+                                       "min_duration_s = 0.05\nmin_queries = 2\noutput_tokens = 2\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = _bench(str(folder / "local.toml"), "--no-energy", "--json", "--out", "r.json", cwd=elsewhere)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["environment"]["model"]["path"] == str(folder / "tiny.onnx")
+    assert data["profile_text"].startswith('name = "local"')
