@@ -32,7 +32,7 @@ def _probe_model() -> bytes:
         [helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="wattfleet")
     model.ir_version = 8
-    return model.SerializeToString()
+    return bytes(model.SerializeToString())
 
 
 def probe_provider(name: str, model: bytes | None = None) -> ProviderProbe:

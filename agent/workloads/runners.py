@@ -9,6 +9,7 @@ run one inference on generated inputs. Both are safe to call from several thread
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -129,6 +130,7 @@ class FixedRunner(_OrtRunner):
         self.inputs = FixedInputs(input_specs(result.session, model.path), dims, model.path)
         self.output_names = [o.name for o in result.session.get_outputs()]
         self._device_inputs: dict[int, dict[str, ort.OrtValue]] = {}
+        self._lock = threading.Lock()
 
     @property
     def model_dtype(self) -> str:
@@ -148,11 +150,12 @@ class FixedRunner(_OrtRunner):
         if not self.binding_device:
             return [np.asarray(x) for x in session.run(self.output_names, feeds)]
         # Inputs go to the device once per batch size; outputs are copied back as the answer.
-        device_feeds = self._device_inputs.get(batch_size)
-        if device_feeds is None:
-            device_feeds = {n: ort.OrtValue.ortvalue_from_numpy(v, self.binding_device, self.runtime.device_id)
-                            for n, v in feeds.items()}
-            self._device_inputs[batch_size] = device_feeds
+        with self._lock:
+            device_feeds = self._device_inputs.get(batch_size)
+            if device_feeds is None:
+                device_feeds = {n: ort.OrtValue.ortvalue_from_numpy(v, self.binding_device, self.runtime.device_id)
+                                for n, v in feeds.items()}
+                self._device_inputs[batch_size] = device_feeds
         binding = session.io_binding()
         for name, value in device_feeds.items():
             binding.bind_ortvalue_input(name, value)

@@ -81,3 +81,13 @@ def test_bad_batch_size(cache: Path) -> None:
     runner = open_runner(ModelConfig(builtin="cnn-squeezenet"), RuntimeConfig(), cache_dir=cache)
     with pytest.raises(UsageError, match="at least 1"):
         runner.infer(0)
+
+
+def test_iobinding_path_equals_plain_run(cache: Path) -> None:
+    runner = open_runner(ModelConfig(builtin="encoder-bert-tiny", dims={"sequence_length": 16}), RuntimeConfig(),
+                         cache_dir=cache)
+    plain = runner.infer(2)
+    runner.binding_device = "cpu"  # the device path (inputs uploaded once, outputs bound), on the CPU
+    bound = runner.infer(2)
+    np.testing.assert_array_equal(bound[0], plain[0])
+    assert runner.infer(2)[0].shape == (2, 16, 128)

@@ -24,7 +24,7 @@ def test_absent_tensorrt_names_the_extra_to_install() -> None:
 
 def test_input_specs_come_from_the_onnx_graph(tmp_path: Path) -> None:
     cnn = onnx_input_specs(builtin_model_path("cnn-squeezenet", tmp_path))
-    assert [(s.name, s.shape, s.dtype) for s in cnn] == [("data_0", (1, 3, 224, 224), np.float32)]
+    assert [(s.name, s.shape, s.dtype) for s in cnn] == [("data_0", ("batch_size", 3, 224, 224), np.float32)]
     encoder = onnx_input_specs(builtin_model_path("encoder-bert-tiny", tmp_path))
     assert [s.name for s in encoder] == ["input_ids", "attention_mask", "token_type_ids"]
     assert encoder[0].shape == ("batch_size", "sequence_length") and encoder[0].dtype == np.int64
