@@ -46,6 +46,7 @@ class Prepared:
     profile_text: str
     profile_dict: dict[str, Any]
     device: str
+    notes: tuple[str, ...] = ()  # what the agent changed, told to watchers as notices
 
 
 def _check_strings(what: str, mapping: dict[str, str], limit: int) -> None:
@@ -124,6 +125,7 @@ def prepare(spec: wire.RunSpec, config: AgentConfig) -> Prepared:
     if bool(spec.profile) == bool(spec.profile_toml):
         raise RpcError("INVALID_ARGUMENT", "RunSpec: give exactly one of profile (a name) or profile_toml")
     overrides = dict(spec.overrides)
+    notes: list[str] = []
     m = _DEVICE.match(spec.device) if spec.device else None
     if spec.device and m is None:
         raise RpcError(
@@ -138,7 +140,14 @@ def prepare(spec: wire.RunSpec, config: AgentConfig) -> Prepared:
             profile, text = load_profile_text(spec.profile_toml, source="RunSpec.profile_toml"), spec.profile_toml
         profile = apply_overrides(profile, overrides)
         if profile.load.max_duration_s > config.max_run_s:  # the agent's cap wins; the record says so
-            profile = apply_overrides(profile, {"load.max_duration_s": str(config.max_run_s)})
+            capped = {"load.max_duration_s": str(config.max_run_s)}
+            if profile.load.min_duration_s > config.max_run_s:
+                capped["load.min_duration_s"] = str(config.max_run_s)
+            profile = apply_overrides(profile, capped)
+            notes.append(
+                f"load.max_duration_s capped at this agent's limit of {config.max_run_s:g} s (--max-run-s); "
+                "the whole run, preparation included, is stopped at that limit"
+            )
     except ConfigError as exc:
         raise RpcError("INVALID_ARGUMENT", str(exc)) from exc
     if profile.model.path:
@@ -162,7 +171,7 @@ def prepare(spec: wire.RunSpec, config: AgentConfig) -> Prepared:
             "INVALID_ARGUMENT",
             f"RunSpec.device 'cpu' but the profile's runtime.provider is {profile.runtime.provider!r}",
         )
-    return Prepared(profile, text, profile_to_dict(profile), device)
+    return Prepared(profile, text, profile_to_dict(profile), device, tuple(notes))
 
 
 def list_profiles(config: AgentConfig) -> list[wire.ProfileInfo]:

@@ -106,6 +106,7 @@ class RunManager:
         self.sampler = sampler
         self._execute = execute
         self._io = ThreadPoolExecutor(1, thread_name_prefix="wattfleet-journal")
+        self._io_closed = False
         self._runs: OrderedDict[str, Run] = OrderedDict()
         self._busy: dict[str, Run] = {}
         self._waiting: dict[str, deque[Run]] = {}
@@ -146,6 +147,7 @@ class RunManager:
         if self._ticker is not None:
             self._ticker.cancel()
         await self._in_io(lambda: None)  # everything queued for the journal is written
+        self._io_closed = True
         self._io.shutdown(wait=True)
 
     async def _in_io(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -153,6 +155,9 @@ class RunManager:
         return await loop.run_in_executor(self._io, lambda: fn(*args, **kwargs))
 
     def _io_submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        if self._io_closed:  # a run that outlived the agent's grace period: recovery marks it at next start
+            log.warning("journal closed; dropped a late write (%s)", getattr(fn, "__name__", fn))
+            return
         def job() -> None:
             try:
                 fn(*args, **kwargs)
@@ -207,6 +212,8 @@ class RunManager:
             labels=spec.labels,
         )
         self._publish(run, wire.PhaseChange("queued", f"device {device}"))
+        for note in prepared.notes:
+            self._publish(run, wire.Notice("warning", note))
         position = 0
         if device in self._busy:
             queue = self._waiting.setdefault(device, deque())

@@ -249,3 +249,44 @@ async def test_kill_9_during_a_run_then_restart_shows_it_interrupted_with_its_da
             assert err.value.code == "OUT_OF_RANGE" and "GetRun" in err.value.message
     finally:
         b.stop()
+
+
+async def test_a_graceful_stop_during_a_run_keeps_its_full_record_as_interrupted(tmp_path: Path) -> None:
+    a = start_agent(tmp_path, host_id="stopper")
+    try:
+        async with AgentClient(a.target, token=a.token) as c:
+            handle = await c.start_run(wire.RunSpec(profile="smoke", overrides=LONG))
+            async for event in c.watch_run(handle.run_id):
+                if isinstance(event.body, wire.QueryBatch):
+                    break
+        assert a.stop() == 0
+    finally:
+        a.kill()
+    b = start_agent(tmp_path, host_id="stopper", data_dir=a.data_dir)
+    try:
+        async with AgentClient(b.target, token=b.token) as c:
+            run = await c.get_run(handle.run_id)
+            assert run.state == "interrupted" and "stopped" in run.error
+            record = json.loads(run.record_json)
+            assert record["run_id"] == handle.run_id and record["requests"]  # the engine's own record
+            events = await _events(c, handle.run_id, after_seq=run.last_seq - 1)
+            assert [e.seq for e in events] == [run.last_seq] and isinstance(events[0].body, wire.RunSummary)
+    finally:
+        b.stop()
+
+
+async def test_a_run_past_the_agents_time_limit_is_stopped_and_says_why(tmp_path: Path) -> None:
+    a = start_agent(tmp_path, host_id="limited", extra=("--max-run-s", "1.5"))
+    try:
+        async with AgentClient(a.target, token=a.token) as c:
+            handle = await c.start_run(wire.RunSpec(profile="smoke", overrides=LONG))
+            events = [e async for e in c.watch_run(handle.run_id)]
+            notices = [e.body.message for e in events if isinstance(e.body, wire.Notice)]
+            assert any("max_run_s" in n for n in notices)
+            summary = events[-1].body
+            assert isinstance(summary, wire.RunSummary) and summary.state == "cancelled"
+            assert "limit of 1.5 s" in summary.error
+            record = json.loads(summary.record_json)
+            assert record["profile"]["load"]["max_duration_s"] == 1.5  # the window was capped too
+    finally:
+        a.stop()
