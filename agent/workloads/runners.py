@@ -184,6 +184,8 @@ def _check_precision(runtime: RuntimeConfig, runner: _OrtRunner) -> None:
         raise UsageError(f"runtime.precision {runtime.precision!r}: choose fp32, fp16 or int8")
     if runner.provider_used == "TensorrtExecutionProvider" or runtime.precision == "fp32":
         return
+    if runner._result.fell_back:  # accepted by `fallback`; the record shows what precision really ran
+        return
     if runtime.precision == "int8" or runner.model_dtype != runtime.precision:
         raise UsageError(
             f"precision {runtime.precision} on {runner.provider_used} needs a model exported in "
@@ -199,7 +201,10 @@ def open_runner(model: ModelConfig, runtime: RuntimeConfig, *, model_dirs: Seque
 
         return open_native_runner(model, runtime, model_dirs=model_dirs, cache_dir=cache_dir)
     t0 = time.perf_counter()
-    resolved = resolve_model(model, model_dirs, cache_dir, runtime.precision)
+    # CPU and CUDA run the weights' own precision, so fp16 there means the fp16 variant of a built-in;
+    # TensorRT builds reduced-precision engines from the fp32 model itself.
+    weights = runtime.precision if runtime.provider in ("cpu", "cuda") else "fp32"
+    resolved = resolve_model(model, model_dirs, cache_dir, weights)
     t1 = time.perf_counter()
     cache_root = Path(runtime.cache_dir) if runtime.cache_dir else (cache_dir or default_cache_dir().parent)
     trt_key = ""

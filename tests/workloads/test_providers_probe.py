@@ -121,3 +121,14 @@ def test_unknown_provider_is_refused() -> None:
     with pytest.raises(UsageError, match="'rocm' is not an ONNX Runtime provider; choose from cpu, cuda, tensorrt"):
         open_runner(ModelConfig(builtin="decoder-tiny"), RuntimeConfig(provider="rocm"))
 
+
+
+def test_fallback_from_tensorrt_fp16_runs_fp32_weights_and_says_so(cache: Path, tmp_path: Path) -> None:
+    if _gpu_works():
+        pytest.skip("a working GPU provider: TensorRT builds the fp16 engine itself and nothing falls back")
+    runner = open_runner(ModelConfig(builtin="decoder-tiny"),
+                         RuntimeConfig(provider="tensorrt", precision="fp16", fallback=True, cache_dir=str(tmp_path)),
+                         cache_dir=cache)
+    env = runner.environment()
+    assert env["provider_used"] == "CPUExecutionProvider" and env["fell_back"] is True
+    assert (env["precision_requested"], env["precision"], env["model"]["dtype"]) == ("fp16", "fp32", "fp32")
