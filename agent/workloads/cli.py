@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="record file (default: ./wattfleet-<profile>-<time>.json)")
     p.add_argument("--json", action="store_true", help="print the record to stdout (the summary goes to stderr)")
     p.add_argument("--no-energy", action="store_true", help="do not sample power during the run")
+    p.add_argument("--idle-s", type=float, default=0.0, metavar="SECONDS",
+                   help="measure idle power this long before the run (reported beside, never subtracted)")
     p.add_argument("--all-figures", action="store_true", help="show every percentile in the summary")
     return p
 
@@ -208,6 +210,9 @@ def main(argv: Sequence[str]) -> int:
     out_path = args.out or Path(f"wattfleet-{profile.name}-{time.strftime('%Y%m%d-%H%M%S')}.json")
     progress = Progress(err)
     sampler = None if args.no_energy else _start_sampler(err)
+    if sampler is not None and args.idle_s > 0:
+        err.write(f"idle: measuring idle power for {args.idle_s:g} s\n")
+        sampler.idle_baseline(args.idle_s)
     cancel = threading.Event()
     result: list[RunRecord] = []
 

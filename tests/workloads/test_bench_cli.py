@@ -45,7 +45,7 @@ def test_smoke_profile_writes_a_record(tmp_path: Path, cache: Path) -> None:
 
 def test_model_flags_json_and_energy_domain(tmp_path: Path, cache: Path) -> None:
     proc = _bench("--model", "cnn-squeezenet", "--scenario", "offline", "--duration", "0.1", "--queries", "3",
-                  "--warmup", "1", "--threads", "1", "--json", "--out", str(tmp_path / "r.json"),
+                  "--warmup", "1", "--threads", "1", "--json", "--idle-s", "0.1", "--out", str(tmp_path / "r.json"),
                   "--cache-dir", str(cache), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
@@ -55,6 +55,7 @@ def test_model_flags_json_and_energy_domain(tmp_path: Path, cache: Path) -> None
     energy = [f for f in data["figures"] if f["domain"]]
     if energy:  # on a host without RAPL or NVML only the estimate exists, and it is labelled so
         assert all(f["domain"] for f in energy) and data["energy"]
+        assert "idle_power_w" in {f["name"] for f in energy}  # measured before the run, shown beside
         assert "samples_per_s" in proc.stderr  # the summary went to stderr
     assert json.loads((tmp_path / "r.json").read_text())["run_id"] == data["run_id"]
 
