@@ -45,7 +45,7 @@ def test_smoke_profile_writes_a_record(tmp_path: Path, cache: Path) -> None:
 
 def test_model_flags_json_and_energy_domain(tmp_path: Path, cache: Path) -> None:
     proc = _bench("--model", "cnn-squeezenet", "--scenario", "offline", "--duration", "0.1", "--queries", "3",
-                  "--warmup", "1", "--threads", "1", "--json", "--idle-s", "0.1", "--out", str(tmp_path / "r.json"),
+                  "--warmup", "1", "--threads", "1", "--json", "--idle-s", "0.6", "--out", str(tmp_path / "r.json"),
                   "--cache-dir", str(cache), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
