@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
-from zeroconf import InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
+from zeroconf import DNSQuestionType, InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from wattfleet.core.errors import UsageError, WattfleetError
@@ -174,7 +174,11 @@ class ZeroconfBrowser:
         else:
             zc = AsyncZeroconf(interfaces=InterfaceChoice.All, ip_version=IPVersion.V4Only)
         self._zc = zc
-        self._browser = AsyncServiceBrowser(zc.zeroconf, [self.service_type], handlers=[self._on_change])
+        # QM (multicast-reply) questions only: a unicast reply goes to one socket on port 5353, and when
+        # several responders or browsers share a host (or loopback) it may not be ours.
+        self._browser = AsyncServiceBrowser(
+            zc.zeroconf, [self.service_type], handlers=[self._on_change], question_type=DNSQuestionType.QM
+        )
 
     async def close(self) -> None:
         """Stop browsing, cancel pending resolutions, close zeroconf; ends `events()`. Idempotent."""
@@ -227,7 +231,9 @@ class ZeroconfBrowser:
         if zc is None:
             return
         info = AsyncServiceInfo(self.service_type, name)
-        resolved = await info.async_request(zc.zeroconf, int(self.resolve_timeout_s * 1000))
+        resolved = await info.async_request(
+            zc.zeroconf, int(self.resolve_timeout_s * 1000), question_type=DNSQuestionType.QM
+        )
         if self._generation.get(name) != generation:
             return  # a later change for this name (possibly its removal) supersedes this one
         if not resolved or not info.port:
