@@ -4,7 +4,7 @@ Each scenario drives queries through a `QueryExecutor` (one call to the runner: 
 or samples), records raw timings in a thread-safe `Recorder`, and returns the measured window. A run
 ends when min_duration_s AND min_queries are both met, or when max_duration_s, max_queries or cancel
 is hit. Warm-up queries run first, one at a time, and are recorded with warmup=True.
-The sweep scenario is in sweep.py; it calls these.
+The sweep scenario (driver._sweep) runs server or concurrency once per value.
 """
 
 from __future__ import annotations
