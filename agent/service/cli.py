@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     lim.add_argument("--max-watchers", type=int, default=32, help="most concurrent WatchRun/StreamTelemetry")
     lim.add_argument("--refuse-when-busy", action="store_true",
                      help="refuse a run on a busy device with RESOURCE_EXHAUSTED instead of queueing it")
+    lim.add_argument("--event-buffer", type=int, default=4096, metavar="N",
+                     help="run events kept per run for watchers that resume or fall behind")
     lim.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus /metrics on this port")
     lim.add_argument("--grace-s", type=float, default=5.0, help="shutdown grace period")
     p.add_argument("--ready-file", type=Path, metavar="FILE",
@@ -79,6 +81,8 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         raise UsageError(f"--port {args.port}: expected 0..65535")
     if args.insecure and args.token_file:
         raise UsageError("--insecure and --token-file contradict each other; pick one")
+    if args.event_buffer < 8:
+        raise UsageError(f"--event-buffer {args.event_buffer}: expected at least 8")
     if args.telemetry_rate_hz <= 0:
         raise UsageError(f"--telemetry-rate-hz {args.telemetry_rate_hz}: expected a number > 0")
     return AgentConfig(
@@ -103,6 +107,7 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         max_watchers=args.max_watchers,
         queue_runs=not args.refuse_when_busy,
         metrics_port=args.metrics_port,
+        event_buffer=args.event_buffer,
         grace_s=args.grace_s,
         ready_file=args.ready_file,
     )

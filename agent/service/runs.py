@@ -32,7 +32,6 @@ from wattfleet.core.errors import WattfleetError
 
 log = logging.getLogger("wattfleet.agent.runs")
 
-EVENT_CAPACITY = 4096  # events kept per run for resuming watchers (a token event holds up to 4096 tokens)
 KEEP_ENDED_RUNS = 16  # ended runs whose events stay in memory; older ones answer from the journal
 TICK_S = 0.02  # how often pending token/query events are handed over when no batch filled up
 JOURNAL_PROGRESS_S = 0.25
@@ -191,7 +190,7 @@ class RunManager:
             spec=spec,
             prepared=prepared,
             created_ns=time.time_ns(),
-            log=EventLog(EVENT_CAPACITY, name="run events"),
+            log=EventLog(self.config.event_buffer, name="run events"),
         )
         self._runs[run.run_id] = run
         self._io_submit(
