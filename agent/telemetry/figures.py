@@ -38,7 +38,8 @@ def energy_figures(windows: Mapping[str, EnergyWindow], output_tokens: int, quer
     idle_power_w; value is a float, or None when the domain had no usable data in the window; unit is
     printable ("J", "W", "J/token", "tokens/J", "mJ/query"); definition is the METRICS.md text (for
     power_peak_w it also states the sampling rate); low_confidence is True when the window is (see
-    EnergyWindow.notes) or, for per-query and per-token figures, when queries < 32.
+    EnergyWindow.notes), always for the "estimated" domain (whose definition says ESTIMATE), and for
+    per-query and per-token figures when queries < 32.
     Per-token figures are left out when output_tokens == 0, mj_per_query when queries == 0, and
     idle_power_w when no idle baseline was taken. Figures of different domains must not be added.
     """
@@ -61,8 +62,11 @@ def energy_figures(windows: Mapping[str, EnergyWindow], output_tokens: int, quer
             rows.append(("mj_per_query", None if e is None else 1000.0 * e / queries, True))
         if w.idle_power_w is not None:
             rows.append(("idle_power_w", w.idle_power_w, False))
+        estimate = domain.split(":", 1)[0] == "estimated"
         for name, value, run_figure in rows:
             definition = DEFINITIONS[name]
+            if estimate:
+                definition = "ESTIMATE from CPU utilisation x TDP, not a measurement: " + definition
             if name == "power_peak_w":
                 definition += f" (sampled at {w.sample_rate_hz:.3g} Hz)"
             out.append({
@@ -71,6 +75,6 @@ def energy_figures(windows: Mapping[str, EnergyWindow], output_tokens: int, quer
                 "unit": UNITS[name],
                 "domain": domain,
                 "definition": definition,
-                "low_confidence": w.low_confidence or (run_figure and few) or value is None,
+                "low_confidence": w.low_confidence or (run_figure and few) or value is None or estimate,
             })
     return out

@@ -72,6 +72,9 @@ class NvmlSource(Source):
         self.update_interval_s = 0.1  # the energy counter updates every 20-100 ms
         nv = load_pynvml() if nvml is None else nvml
         self._nv = nv
+        # Constants looked up once: the sampler thread pays for every attribute lookup, 20 times a second.
+        self._ok, self._lost = nv.NVML_SUCCESS, nv.NVML_ERROR_GPU_IS_LOST
+        self._unsupported_codes = (nv.NVML_ERROR_NOT_SUPPORTED, nv.NVML_ERROR_FUNCTION_NOT_FOUND)
         try:
             nv.nvmlInit()
         except nv.NVMLError as exc:
@@ -111,9 +114,9 @@ class NvmlSource(Source):
         try:
             return getattr(nv, fn)(g.handle, *args)
         except nv.NVMLError as exc:
-            if exc.value == nv.NVML_ERROR_GPU_IS_LOST:
+            if exc.value == self._lost:
                 raise _Lost() from None
-            if exc.value in (nv.NVML_ERROR_NOT_SUPPORTED, nv.NVML_ERROR_FUNCTION_NOT_FOUND):
+            if exc.value in self._unsupported_codes:
                 log.info("NVML %s is not supported on gpu:%d; not asked again", fn, g.index)
                 g.unsupported.add(fn)
             return None
@@ -125,10 +128,11 @@ class NvmlSource(Source):
             return [None] * len(ids)
         out: list[float | None] = []
         for v in values:
-            if v.nvmlReturn == self._nv.NVML_ERROR_GPU_IS_LOST:
+            ret = v.nvmlReturn
+            if ret == self._lost:
                 raise _Lost()
-            attr = _VALUE_FIELDS.get(int(v.valueType))
-            out.append(float(getattr(v.value, attr)) if v.nvmlReturn == self._nv.NVML_SUCCESS and attr else None)
+            attr = _VALUE_FIELDS.get(int(v.valueType)) if ret == self._ok else None
+            out.append(float(getattr(v.value, attr)) if attr else None)
         return out
 
     def _probe(self, i: int) -> _Gpu:

@@ -154,13 +154,15 @@ class ReplaySource(Source):
         self._anchor: int | None = None
         self._next = 0
         self._lap = 0
-        first: dict[str, float] = {}
-        last: dict[str, float] = {}
+        # A loop repeats the trace one interval (its last one) after its end, and each domain's counter
+        # goes on rising by the trace's total plus that last interval's increase: seamless laps.
+        times = sorted({s.t_ns for s in self.rows})
+        self._period = self._span + (times[-1] - times[-2] if len(times) > 1 else 1)
+        counters: dict[str, list[float]] = {}
         for s in self.rows:
             if s.energy_j is not None:
-                first.setdefault(s.domain, s.energy_j)
-                last[s.domain] = s.energy_j
-        self._lap_energy = {d: last[d] - first[d] for d in last}  # added per lap so counters keep rising
+                counters.setdefault(s.domain, []).append(s.energy_j)
+        self._lap_energy = {d: c[-1] - c[0] + (c[-1] - c[-2] if len(c) > 1 else 0.0) for d, c in counters.items()}
         self.detail = (f"trace {path}: {len(self.rows)} rows over {self._span / 1e9:.3g} s, "
                        f"played at its own timestamps{' in a loop' if loop else ''}")
 
@@ -172,7 +174,7 @@ class ReplaySource(Source):
         if self._anchor is None:
             self._anchor = t_ns
         out: list[Reading] = []
-        period = self._span + 1
+        period = self._period
         while True:
             if self._next >= len(self.rows):
                 if not self.loop:

@@ -112,7 +112,7 @@ class Sampler:
                 sleep(min((next_t - now) / 1e9, _MAX_NAP_S))
                 continue
             self._lateness[self._ticks % _LATENESS_KEPT] = now - next_t
-            self.tick(now)
+            self._tick(now, live=True)
             next_t += period
             after = clock()
             if after >= next_t + period:  # fell behind: skip the lost slots, never burst
@@ -122,27 +122,31 @@ class Sampler:
 
     # -- one tick ------------------------------------------------------------------------------
     def tick(self, now_ns: int | None = None) -> None:
-        """Read every source once (the thread calls this; tests and `--once` may call it directly)."""
-        now = self._clock() if now_ns is None else now_ns
+        """Read every source once (the thread calls this; tests may call it with a made-up now_ns)."""
+        self._tick(self._clock() if now_ns is None else now_ns, live=now_ns is None)
+
+    def _tick(self, now: int, live: bool) -> None:
         with_devices = self._ticks % self.device_every == 0
         self._ticks += 1
-        batch: list[tuple[str, list[Reading]]] = []
+        batch: list[tuple[str, int, list[Reading]]] = []
         devices: list[DeviceSample] = []
-        for src in self.sources:
+        for i, src in enumerate(self.sources):
+            # Each source's readings carry the time its read began: under load a tick can stretch.
+            t_src = self._clock() if live and i else now
             try:
-                batch.append((src.name, src.read(now)))
+                batch.append((src.name, t_src, src.read(t_src)))
                 if with_devices:
-                    devices.extend(src.read_devices(now))
+                    devices.extend(src.read_devices(t_src))
             except Exception as exc:  # a source bug must not end sampling for the others
                 if src.name not in self._errors:
                     log.exception("telemetry source %s failed; its domains are marked missing", src.name)
                 self._errors[src.name] = f"{type(exc).__name__}: {exc}"
-                batch.append((src.name, [Reading(d, None, None, True) for d in src.domains]))
+                batch.append((src.name, t_src, [Reading(d, None, None, True) for d in src.domains]))
         with self._lock:
             series_of, ring, seq = self._series, self._ring, self._seq
-            for name, readings in batch:
+            for name, t_src, readings in batch:
                 for domain, power_w, energy_j, missing, t in readings:
-                    t_ns = now if t is None else t
+                    t_ns = t_src if t is None else t
                     series = series_of.get(domain)
                     if series is None:
                         series = series_of[domain] = DomainSeries(self._history_len)

@@ -41,3 +41,8 @@ def test_domain_without_data_reports_none_flagged() -> None:
     e = next(f for f in figs if f["name"] == "energy_j")
     assert e["value"] is None and e["low_confidence"]
     assert next(f for f in figs if f["name"] == "tokens_per_j")["value"] is None
+
+
+def test_estimate_is_never_presented_as_a_measurement() -> None:
+    figs = energy_figures({"estimated": _w("estimated", 300.0)}, 100, 100)
+    assert all(f["low_confidence"] and f["definition"].startswith("ESTIMATE") for f in figs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,16 @@ def test_bad_rate_is_refused() -> None:
 
     with pytest.raises(UsageError, match="out of range"):
         Sampler([ConstSource()], rate_hz=0.0)
+
+
+def test_replay_loop_keeps_counters_rising(tmp_path: Path) -> None:
+    trace = tmp_path / "c.csv"
+    with TraceRecorder(trace) as rec:
+        rec.write(Sample(i + 1, i * S // 10, "rapl", "cpu-package", 10.0, 100.0 + i) for i in range(11))
+    src = ReplaySource(trace, loop=True)
+    got = src.read(0) + src.read(S) + src.read(2 * S + S // 10)
+    energies = [r.energy_j for r in got]
+    assert len(got) == 22  # lap 0 by 1.0 s, lap 1 from 1.1 s to 2.1 s
+    assert all(b is not None and a is not None and b > a for a, b in pairwise(energies))
+    assert [r.t_ns for r in got[9:14]] == [9 * S // 10, S, 11 * S // 10, 12 * S // 10, 13 * S // 10]
+    assert [r.energy_j for r in got[9:14]] == [109.0, 110.0, 111.0, 112.0, 113.0]  # seamless across the lap
