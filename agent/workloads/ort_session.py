@@ -105,17 +105,57 @@ def tensorrt_options(cache_root: Path, key: str, precision: str, device_id: int)
     return options
 
 
+def trt_profile_shapes(inputs: dict[str, tuple[int | str | None, ...]], dims: dict[str, int], *,
+                       max_batch: int, max_context: int) -> dict[str, str]:
+    """TensorRT EP optimisation-profile options for inputs with symbolic axes.
+
+    Without them the EP rebuilds its engine whenever a shape leaves the range it has seen, which for a
+    decoder (the past grows every step) means rebuilding during the measured window. Axes: the first is
+    the batch (1 .. max_batch, opt 1); a decoder's sequence, total and past lengths span the context
+    (opt: one new token against half the context); other symbolic axes come from `dims` (fixed).
+    """
+    if not any(isinstance(d, str) or d is None for shape in inputs.values() for d in shape):
+        return {}
+    low: list[str] = []
+    opt: list[str] = []
+    high: list[str] = []
+    for name, shape in inputs.items():
+        ranges = []
+        for axis, dim in enumerate(shape):
+            if isinstance(dim, int) and dim > 0:
+                ranges.append((dim, dim, dim))
+            elif isinstance(dim, str) and dim in dims:
+                ranges.append((dims[dim], dims[dim], dims[dim]))
+            elif axis == 0:
+                ranges.append((1, 1, max_batch))
+            elif name.startswith("past_key_values."):
+                ranges.append((0, max_context // 2, max_context - 1))
+            elif name == "attention_mask":
+                ranges.append((1, max_context // 2 + 1, max_context))
+            elif name in ("input_ids", "position_ids"):
+                ranges.append((1, 1, max_context))
+            else:
+                label = dim if isinstance(dim, str) else "(unnamed)"
+                raise UsageError(f"input {name!r} axis {axis} is the symbolic dimension {label!r}, which "
+                                 f"TensorRT needs bound; set model.dims.{label} = <size>")
+        for bucket, index in ((low, 0), (opt, 1), (high, 2)):
+            bucket.append(f"{name}:{'x'.join(str(r[index]) for r in ranges)}")
+    return {"trt_profile_min_shapes": ",".join(low), "trt_profile_opt_shapes": ",".join(opt),
+            "trt_profile_max_shapes": ",".join(high)}
+
+
 def cuda_options(device_id: int) -> dict[str, str]:
     return {"device_id": str(device_id)}
 
 
-def provider_chain(runtime: RuntimeConfig, *, cache_root: Path, trt_key: str
-                   ) -> list[tuple[str, dict[str, str]]]:
+def provider_chain(runtime: RuntimeConfig, *, cache_root: Path, trt_key: str,
+                   trt_extra: dict[str, str] | None = None) -> list[tuple[str, dict[str, str]]]:
     """The providers to ask ONNX Runtime for, in order, with their options (CPU always last)."""
     name = ort_provider_name(runtime.provider)
     chain: list[tuple[str, dict[str, str]]] = []
     if name == "TensorrtExecutionProvider":
-        chain.append((name, tensorrt_options(cache_root, trt_key, runtime.precision, runtime.device_id)))
+        options = tensorrt_options(cache_root, trt_key, runtime.precision, runtime.device_id)
+        chain.append((name, {**options, **(trt_extra or {})}))
     if name in DEVICE_PROVIDERS:
         chain.append(("CUDAExecutionProvider", cuda_options(runtime.device_id)))
     chain.append(("CPUExecutionProvider", {}))
@@ -167,11 +207,11 @@ def failure_reason(text: str) -> str:
 
 
 def create_session(model: Path | bytes, runtime: RuntimeConfig, *, cache_root: Path,
-                   trt_key: str = "") -> SessionResult:
+                   trt_key: str = "", trt_extra: dict[str, str] | None = None) -> SessionResult:
     """Open a session on the requested provider; refuse if it does not run there unless fallback is on."""
     requested = ort_provider_name(runtime.provider)
     available = ort.get_available_providers()
-    chain = provider_chain(runtime, cache_root=cache_root, trt_key=trt_key or "unkeyed")
+    chain = provider_chain(runtime, cache_root=cache_root, trt_key=trt_key or "unkeyed", trt_extra=trt_extra)
     reason = ""
     if requested not in available:
         reason = (f"{requested} is not in this onnxruntime build (it offers {', '.join(available)}); "

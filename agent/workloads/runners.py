@@ -25,6 +25,7 @@ from wattfleet.agent.workloads.ort_session import (
     SessionResult,
     create_session,
     trt_cache_key,
+    trt_profile_shapes,
 )
 from wattfleet.agent.workloads.runners_base import (
     ColdStart,
@@ -207,11 +208,14 @@ def open_runner(model: ModelConfig, runtime: RuntimeConfig, *, model_dirs: Seque
     resolved = resolve_model(model, model_dirs, cache_dir, weights)
     t1 = time.perf_counter()
     cache_root = Path(runtime.cache_dir) if runtime.cache_dir else (cache_dir or default_cache_dir().parent)
-    trt_key = ""
+    trt_key, trt_extra = "", {}
     if runtime.provider == "tensorrt":
-        trt_key = trt_cache_key(resolved.sha256, versions()["onnxruntime"], versions()["tensorrt"],
+        found = versions()
+        trt_key = trt_cache_key(resolved.sha256, found["onnxruntime"], found["tensorrt"],
                                 device_name("TensorrtExecutionProvider", runtime.device_id), runtime.precision)
-    result = create_session(resolved.path, runtime, cache_root=cache_root, trt_key=trt_key)
+        trt_extra = trt_profile_shapes(resolved.inputs, dict(model.dims), max_batch=model.dims.get("max_batch", 8),
+                                       max_context=_max_context(model, resolved))
+    result = create_session(resolved.path, runtime, cache_root=cache_root, trt_key=trt_key, trt_extra=trt_extra)
     t2 = time.perf_counter()
     runner: GenerativeRunner | FixedRunner
     names = {i.name for i in result.session.get_inputs()}

@@ -34,6 +34,8 @@ class ResolvedModel:
     sha256: str
     n_params: int
     metadata: dict[str, str] = field(default_factory=dict)
+    # Declared graph inputs (initializers excluded): name -> dims (int, symbolic name, or None).
+    inputs: dict[str, tuple[int | str | None, ...]] = field(default_factory=dict)
 
 
 def package_version(name: str) -> str:

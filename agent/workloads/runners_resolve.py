@@ -59,22 +59,27 @@ def sha256_cached(path: Path) -> str:
     return digest
 
 
-def read_header(path: Path) -> tuple[int, dict[str, str]]:
-    """Parameter count and metadata, reading the graph without external weight files."""
+def read_header(path: Path) -> tuple[int, dict[str, str], dict[str, tuple[int | str | None, ...]]]:
+    """Parameter count, metadata and declared inputs, reading the graph without external weight files."""
     try:
         proto = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # onnx raises DecodeError and friends without a common base
         raise ConfigError(f"{path} is not a readable ONNX model: {exc}") from exc
     metadata = {p.key: p.value for p in proto.metadata_props}
+    initializers = {t.name for t in proto.graph.initializer}
+    inputs = {
+        value.name: tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                          for d in value.type.tensor_type.shape.dim)
+        for value in proto.graph.input if value.name not in initializers}
     if "wattfleet.params" in metadata:
-        return int(metadata["wattfleet.params"]), metadata
+        return int(metadata["wattfleet.params"]), metadata, inputs
     total = 0
     for tensor in proto.graph.initializer:
         count = 1
         for d in tensor.dims:
             count *= int(d)
         total += count
-    return total, metadata
+    return total, metadata, inputs
 
 
 def resolve_model(model: ModelConfig, model_dirs: Sequence[Path], cache_dir: Path | None,
@@ -96,6 +101,6 @@ def resolve_model(model: ModelConfig, model_dirs: Sequence[Path], cache_dir: Pat
     else:
         path = find_model_file(model.path, model_dirs)
         name = path.name
-    n_params, metadata = read_header(path)
+    n_params, metadata, inputs = read_header(path)
     return ResolvedModel(path=path, name=name, builtin=bool(model.builtin), sha256=sha256_cached(path),
-                         n_params=n_params, metadata=metadata)
+                         n_params=n_params, metadata=metadata, inputs=inputs)

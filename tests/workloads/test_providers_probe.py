@@ -13,6 +13,7 @@ from wattfleet.agent.workloads.ort_session import (
     provider_chain,
     tensorrt_options,
     trt_cache_key,
+    trt_profile_shapes,
 )
 from wattfleet.agent.workloads.providers import probe_providers
 from wattfleet.agent.workloads.runners import open_runner
@@ -132,3 +133,28 @@ def test_fallback_from_tensorrt_fp16_runs_fp32_weights_and_says_so(cache: Path, 
     env = runner.environment()
     assert env["provider_used"] == "CPUExecutionProvider" and env["fell_back"] is True
     assert (env["precision_requested"], env["precision"], env["model"]["dtype"]) == ("fp16", "fp32", "fp32")
+
+
+def test_trt_profiles_span_the_decoder_context() -> None:
+    inputs = {"input_ids": ("batch_size", "sequence_length"), "attention_mask": ("batch_size", "total_sequence_length"),
+              "past_key_values.0.key": ("batch_size", 2, "past_sequence_length", 16)}
+    shapes = trt_profile_shapes(inputs, {}, max_batch=4, max_context=256)
+    assert shapes == {
+        "trt_profile_min_shapes": "input_ids:1x1,attention_mask:1x1,past_key_values.0.key:1x2x0x16",
+        "trt_profile_opt_shapes": "input_ids:1x1,attention_mask:1x129,past_key_values.0.key:1x2x128x16",
+        "trt_profile_max_shapes": "input_ids:4x256,attention_mask:4x256,past_key_values.0.key:4x2x255x16",
+    }
+    assert trt_profile_shapes({"data_0": (1, 3, 224, 224)}, {}, max_batch=8, max_context=0) == {}
+    encoder = trt_profile_shapes({"input_ids": ("batch_size", "sequence_length")}, {"sequence_length": 24},
+                                 max_batch=8, max_context=512)
+    assert encoder["trt_profile_max_shapes"] == "input_ids:8x24"
+    with pytest.raises(UsageError, match=r"'pixels' axis 2 is the symbolic dimension 'height'.*model\.dims\.height"):
+        trt_profile_shapes({"pixels": ("batch", 3, "height", 224)}, {}, max_batch=1, max_context=1)
+
+
+def test_tensorrt_ep_options_carry_profiles_for_a_decoder(cache: Path, tmp_path: Path) -> None:
+    runner = open_runner(ModelConfig(builtin="decoder-tiny", dims={"max_batch": 2}),
+                         RuntimeConfig(provider="tensorrt", fallback=True, cache_dir=str(tmp_path)), cache_dir=cache)
+    options = runner.environment()["provider_options"]["TensorrtExecutionProvider"]
+    assert "past_key_values.1.value:2x2x255x16" in options["trt_profile_max_shapes"]
+    assert "position_ids:1x1" in options["trt_profile_min_shapes"]
