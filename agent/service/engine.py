@@ -196,19 +196,24 @@ def list_profiles(config: AgentConfig) -> list[wire.ProfileInfo]:
     return [found[k] for k in sorted(found)]
 
 
-def rebuild_figures(queries: Sequence[Any], profile_dict: dict[str, Any]) -> list[dict[str, Any]]:
-    """Figures from stored query timings (a run cut short), with the profile's SLOs for goodput."""
+def rebuild_record(
+    run: Any, queries: Sequence[Any], error: str, ended_unix_ns: int
+) -> tuple[list[dict[str, Any]], str]:
+    """A cut-short run's figures and record, in the same record format `wattfleet bench` writes.
+
+    `run` is the journal's StoredRun and `queries` its StoredQuery rows; figures come from the measured
+    queries through metrics.summarize, with the profile's SLOs for goodput.
+    """
     from wattfleet.agent.workloads.metrics import RequestTiming, summarize
     from wattfleet.agent.workloads.profile import profile_from_dict
+    from wattfleet.agent.workloads.record import RunRecord
 
-    measured = [q for q in queries if not q.warmup]
-    if not measured:
-        return []
+    profile = run.profile_dict
     try:
-        slo = profile_from_dict(profile_dict, source="journal").slo
+        slo = profile_from_dict(profile, source="journal").slo
     except ConfigError:
         slo = None
-    samples = max(1, int(profile_dict.get("load", {}).get("batch_size", 1)))
+    samples = max(1, int(profile.get("load", {}).get("batch_size", 1)))
     requests = [
         RequestTiming(
             request_id=q.request_id,
@@ -221,6 +226,25 @@ def rebuild_figures(queries: Sequence[Any], profile_dict: dict[str, Any]) -> lis
         )
         for q in queries
     ]
-    t0 = min(q.issued_ns for q in measured)
-    t1 = max(q.done_ns for q in measured)
-    return [dict(f) for f in summarize(requests, t0, t1, slo)]
+    measured = [r for r in requests if not r.warmup]
+    window: dict[str, Any] = {"ended_by": "interrupted"}
+    figures: list[dict[str, Any]] = []
+    if measured:
+        t0 = min(r.issued_ns for r in measured)
+        t1 = max(r.done_ns for r in measured)
+        window.update(t0_ns=t0, t1_ns=t1, duration_s=(t1 - t0) / 1e9)
+        figures = [dict(f) for f in summarize(requests, t0, t1, slo)]
+    record = RunRecord(
+        run_id=run.run_id,
+        state="interrupted",
+        profile=profile,
+        environment=dict(run.environment),
+        window=window,
+        requests=requests,
+        figures=figures,
+        error=error,
+        labels=dict(run.labels),
+        started_unix_ns=run.started_unix_ns,
+        ended_unix_ns=ended_unix_ns,
+    )
+    return figures, record.to_json()

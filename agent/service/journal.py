@@ -106,9 +106,28 @@ class StoredRun:
         return self.state in ENDED
 
 
-# Rebuilds figure dicts from stored queries and the run's profile dict (the engine's metrics.summarize
-# behind an adapter); the journal itself knows nothing of the engine.
-Rebuild = Callable[[Sequence[StoredQuery], dict[str, Any]], list[dict[str, Any]]]
+# Rebuilds a cut-short run's (figures, record JSON) from the stored run, its queries, the reason and the
+# end time (the engine's metrics and record behind an adapter); the journal itself knows nothing of the engine.
+Rebuild = Callable[[StoredRun, Sequence[StoredQuery], str, int], tuple[list[dict[str, Any]], str]]
+
+
+def minimal_record(run: StoredRun, queries: Sequence[StoredQuery], error: str, ended_unix_ns: int) -> str:
+    """A record with what the journal holds, for when no engine can rebuild a full one."""
+    return json.dumps(
+        {
+            "run_id": run.run_id,
+            "state": "interrupted",
+            "error": error,
+            "started_unix_ns": run.started_unix_ns,
+            "ended_unix_ns": ended_unix_ns,
+            "labels": run.labels,
+            "profile": run.profile_dict,
+            "environment": run.environment,
+            "figures": [],
+            "requests": [q.__dict__ | {"token_ns": list(q.token_ns)} for q in queries],
+        }
+    )
+
 
 _RUN_COLUMNS = (
     "run_id, created_ns, profile, state, host_id, device, spec_json, profile_json, labels_json, "
@@ -317,31 +336,21 @@ class Journal:
             queries = self.queries(run_id)
             figures: list[dict[str, Any]] = []
             error = reason
-            if rebuild is not None and any(not q.warmup for q in queries):
+            record_json = ""
+            if rebuild is not None:
                 try:
-                    figures = rebuild(queries, run.profile_dict)
+                    figures, record_json = rebuild(run, queries, error, ended_unix_ns)
                 except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
                     error = f"{reason}; partial figures could not be rebuilt: {exc}"
-            measured = sum(1 for q in queries if not q.warmup)
-            record = {
-                "schema": "wattfleet.partial-run/1",
-                "run_id": run_id,
-                "state": "interrupted",
-                "profile": run.profile_dict,
-                "environment": run.environment,
-                "error": error,
-                "figures": figures,
-                "queries_measured": measured,
-                "requests": [q.__dict__ | {"token_ns": list(q.token_ns)} for q in queries],
-            }
+            record_json = record_json or minimal_record(run, queries, error, ended_unix_ns)
             self.finish(
                 run_id,
                 state="interrupted",
                 ended_unix_ns=ended_unix_ns,
                 figures=figures,
-                record_json=json.dumps(record),
+                record_json=record_json,
                 error=error,
-                last_seq=run.last_seq,
+                last_seq=run.last_seq + 1,  # the summary comes after the last event journaled
             )
             marked.append(run_id)
         return marked

@@ -75,6 +75,7 @@ class Run:
     thread: threading.Thread | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
     journal_at: float = 0.0
+    labels: dict[str, str] = field(default_factory=dict)  # the agent's labels, then the spec's
 
     @property
     def device(self) -> str:
@@ -121,7 +122,7 @@ class RunManager:
         self._loop = asyncio.get_running_loop()
         marked = await self._in_io(
             self.journal.recover,
-            engine.rebuild_figures,
+            engine.rebuild_record,
             ended_unix_ns=time.time_ns(),
             reason="interrupted: the agent stopped or crashed during the run",
         )
@@ -157,6 +158,7 @@ class RunManager:
         if self._io_closed:  # a run that outlived the agent's grace period: recovery marks it at next start
             log.warning("journal closed; dropped a late write (%s)", getattr(fn, "__name__", fn))
             return
+
         def job() -> None:
             try:
                 fn(*args, **kwargs)
@@ -191,6 +193,7 @@ class RunManager:
             prepared=prepared,
             created_ns=time.time_ns(),
             log=EventLog(self.config.event_buffer, name="run events"),
+            labels={**self.config.labels, **spec.labels},
         )
         self._runs[run.run_id] = run
         self._io_submit(
@@ -208,7 +211,7 @@ class RunManager:
                 "device": spec.device,
             },
             profile_dict=prepared.profile_dict,
-            labels=spec.labels,
+            labels=run.labels,
         )
         self._publish(run, wire.PhaseChange("queued", f"device {device}"))
         for note in prepared.notes:
@@ -345,7 +348,7 @@ class RunManager:
             ended_unix_ns=run.ended_unix_ns,
             host_id=self.host_id,
             error=run.error,
-            labels=dict(run.spec.labels),
+            labels=dict(run.labels),
             last_seq=run.log.last_seq,
         )
 
@@ -488,6 +491,8 @@ class RunManager:
         if record is not None:
             state = state or str(getattr(record, "state", "completed"))
             figures = [dict(f) for f in getattr(record, "figures", [])]
+            if isinstance(getattr(record, "labels", None), dict):  # the agent's labels, then the run's
+                record.labels = {**record.labels, **run.labels}
             record_json = record.to_json()
             error = error or str(getattr(record, "error", "") or "")
             environment = dict(getattr(record, "environment", {}) or {})
@@ -513,7 +518,7 @@ class RunManager:
             figures=tuple(wire.Figure.from_dict(f) for f in figures if _is_figure(f)),
             error=error,
             record_json=record_json,
-            labels=dict(run.spec.labels),
+            labels=dict(run.labels),
         )
         seq = self._publish(run, summary)
         run.log.close()

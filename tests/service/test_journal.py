@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from wattfleet.agent.service.journal import Journal, StoredQuery
+from wattfleet.agent.service.journal import Journal, StoredQuery, StoredRun
 from wattfleet.core.errors import ConfigError
 
 
@@ -55,10 +55,13 @@ def test_runs_roundtrip_and_list_newest_first(tmp_path: Path) -> None:
     j.close()
 
 
-def _rebuild(queries: Sequence[StoredQuery], profile: dict[str, Any]) -> list[dict[str, Any]]:
+def _rebuild(
+    run: StoredRun, queries: Sequence[StoredQuery], error: str, ended_unix_ns: int
+) -> tuple[list[dict[str, Any]], str]:
     measured = [q for q in queries if not q.warmup]
     ttft = sorted((q.first_token_ns - q.scheduled_ns) / 1e6 for q in measured)
-    return [{"name": "ttft_max", "value": ttft[-1], "unit": "ms", "slo": profile["slo"]["ttft_ms"]}]
+    figures = [{"name": "ttft_max", "value": ttft[-1], "unit": "ms", "slo": run.profile_dict["slo"]["ttft_ms"]}]
+    return figures, json.dumps({"run_id": run.run_id, "n": len(measured), "error": error, "end": ended_unix_ns})
 
 
 def test_a_run_cut_by_sigkill_is_marked_interrupted_with_its_queries(tmp_path: Path) -> None:
@@ -66,7 +69,7 @@ def test_a_run_cut_by_sigkill_is_marked_interrupted_with_its_queries(tmp_path: P
     script = textwrap.dedent(f"""
         import os, signal
         from pathlib import Path
-        from wattfleet.agent.service.journal import Journal, StoredQuery
+        from wattfleet.agent.service.journal import Journal, StoredQuery, StoredRun
         j = Journal(Path({str(path)!r}))
         j.create_run("cut", created_ns=5, profile="smoke", host_id="h1", device="cpu", spec={{}},
                      profile_dict={{"name": "smoke", "slo": {{"ttft_ms": 1.0}}}}, labels={{}})
@@ -85,12 +88,11 @@ def test_a_run_cut_by_sigkill_is_marked_interrupted_with_its_queries(tmp_path: P
     assert j.recover(_rebuild, ended_unix_ns=123, reason="the agent stopped during the run") == ["cut"]
     run = j.get("cut")
     assert run is not None
-    assert (run.state, run.ended_unix_ns, run.last_seq, run.queries_done) == ("interrupted", 123, 42, 5)
+    assert (run.state, run.ended_unix_ns, run.queries_done) == ("interrupted", 123, 5)
     assert "agent stopped" in run.error
     assert run.figures == [{"name": "ttft_max", "value": 4 / 1e6, "unit": "ms", "slo": 1.0}]
-    record = json.loads(run.record_json)
-    assert record["state"] == "interrupted" and record["queries_measured"] == 5
-    assert len(record["requests"]) == 6
+    assert json.loads(run.record_json) == {"run_id": "cut", "n": 5, "error": run.error, "end": 123}
+    assert run.last_seq == 43  # the summary event comes after the last event journaled (42)
     assert j.recover(_rebuild, ended_unix_ns=124, reason="again") == []  # ended runs stay as they are
     j.close()
 
@@ -100,3 +102,16 @@ def test_a_corrupt_journal_is_a_config_error_naming_the_file(tmp_path: Path) -> 
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(ConfigError, match=str(path)):
         Journal(path)
+
+
+def test_without_an_engine_the_cut_run_keeps_its_raw_timings(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "journal.sqlite3")
+    _new_run(j, "r9", 1)
+    j.add_queries("r9", [_query(1), _query(2, warmup=True)])
+    assert j.recover(None, ended_unix_ns=5, reason="crashed") == ["r9"]
+    run = j.get("r9")
+    assert run is not None and run.state == "interrupted" and run.figures == []
+    record = json.loads(run.record_json)
+    assert [r["request_id"] for r in record["requests"]] == [1, 2]
+    assert record["requests"][0]["token_ns"] == list(_query(1).token_ns)
+    j.close()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from agents import RunningAgent, start_agent
 
+from wattfleet.agent.workloads.record import RunRecord
 from wattfleet.core import wire
 from wattfleet.core.client import AgentClient, AgentError
 
@@ -72,6 +73,9 @@ async def test_a_run_streams_every_token_and_ends_with_the_record(agent: Running
             assert got[-1][1] == done_ns
 
         record = json.loads(summary.record_json)
+        same = RunRecord.from_json(summary.record_json)  # the record `wattfleet bench` writes, round-tripped
+        assert json.loads(same.to_json()) == record
+        assert record["labels"] == {"team": "perf"}
         full = await c.get_run(handle.run_id)
         assert full.record_json == summary.record_json and full.state == "completed"
         assert record["run_id"] == handle.run_id
@@ -240,9 +244,10 @@ async def test_kill_9_during_a_run_then_restart_shows_it_interrupted_with_its_da
             assert run.state == "interrupted" and "interrupted" in run.error
             names = {f.name for f in run.figures}
             assert {"ttft_p50", "tpot_p50"} <= names
-            record = json.loads(run.record_json)
-            assert record["queries_measured"] >= 6
-            assert len([r for r in record["requests"] if not r["warmup"]]) == record["queries_measured"]
+            record = RunRecord.from_json(run.record_json)  # the same record format `wattfleet bench` writes
+            assert record.state == "interrupted" and record.run_id == handle.run_id
+            assert len([r for r in record.requests if not r.warmup]) >= 6
+            assert record.figure("tpot_p50") is not None and record.window["duration_s"] > 0
             assert handle.run_id in [r.run_id for r in await c.list_runs()]
             with pytest.raises(AgentError) as err:
                 await _events(c, handle.run_id)
