@@ -50,7 +50,9 @@ class _OrtRunner:
     def __init__(self, model: ResolvedModel, runtime: RuntimeConfig, result: SessionResult) -> None:
         self.model = model
         self.runtime = runtime
-        self._result = result
+        # What the record needs of the session result, without holding the session itself past close().
+        self._provider: dict[str, Any] = {"requested": result.requested, "fell_back": result.fell_back,
+                                          "reason": result.reason, "options": result.provider_options}
         self.session: ort.InferenceSession | None = result.session
         self.provider_used = result.used
         self.cold_start = ColdStart(0.0, 0.0, 0.0)
@@ -66,10 +68,10 @@ class _OrtRunner:
         if self.provider_used != "TensorrtExecutionProvider":
             precision = self.model_dtype  # CPU and CUDA run the weights' own precision
         env = base_environment(
-            self.model, self.runtime, provider_requested=self._result.requested,
-            provider_used=self.provider_used, fell_back=self._result.fell_back,
-            fallback_reason=self._result.reason, precision=precision, model_dtype=self.model_dtype,
-            provider_options=self._result.provider_options)
+            self.model, self.runtime, provider_requested=self._provider["requested"],
+            provider_used=self.provider_used, fell_back=self._provider["fell_back"],
+            fallback_reason=self._provider["reason"], precision=precision, model_dtype=self.model_dtype,
+            provider_options=self._provider["options"])
         env["kind"] = self.kind
         env["precision_requested"] = self.runtime.precision
         env["io_binding"] = bool(self.binding_device)
@@ -120,6 +122,10 @@ class GenerativeRunner(_OrtRunner):
     def prefill_logits(self, prompts: Sequence[Sequence[int]]) -> np.ndarray:
         self._live()
         return self.loop.prefill_logits(prompts)
+
+    def close(self) -> None:
+        self.loop.session = None  # drop every reference so the model's memory is released
+        super().close()
 
 
 class FixedRunner(_OrtRunner):
@@ -185,7 +191,7 @@ def _check_precision(runtime: RuntimeConfig, runner: _OrtRunner) -> None:
         raise UsageError(f"runtime.precision {runtime.precision!r}: choose fp32, fp16 or int8")
     if runner.provider_used == "TensorrtExecutionProvider" or runtime.precision == "fp32":
         return
-    if runner._result.fell_back:  # accepted by `fallback`; the record shows what precision really ran
+    if runner._provider["fell_back"]:  # accepted by `fallback`; the record shows what precision really ran
         return
     if runtime.precision == "int8" or runner.model_dtype != runtime.precision:
         raise UsageError(

@@ -83,7 +83,7 @@ class DecodeLoop:
 
     def __init__(self, session: ort.InferenceSession, layout: DecoderLayout, max_context: int,
                  *, device: str = "", device_id: int = 0) -> None:
-        self.session = session
+        self.session: ort.InferenceSession | None = session
         self.layout = layout
         self.max_context = max_context
         self.device = device  # "" = plain session.run with numpy; "cuda"/"cpu" = IOBinding on that device
@@ -91,6 +91,11 @@ class DecodeLoop:
         self.past_names = [f"past_key_values.{i}.{k}" for i in range(layout.layers) for k in ("key", "value")]
         self.present_names = [f"present.{i}.{k}" for i in range(layout.layers) for k in ("key", "value")]
         self.output_names = ["logits", *self.present_names]
+
+    def _session(self) -> ort.InferenceSession:
+        if self.session is None:
+            raise UsageError("this decode loop's runner is closed; open a new one with open_runner()")
+        return self.session
 
     def check(self, prompts: Sequence[Sequence[int]], max_new_tokens: int) -> np.ndarray:
         if not prompts:
@@ -130,7 +135,7 @@ class DecodeLoop:
         past: list[np.ndarray] = [empty] * len(self.past_names)
         out = np.empty((batch, max_new_tokens), dtype=np.int64)
         past_len = 0
-        run = self.session.run
+        run = self._session().run
         for step in range(max_new_tokens):
             feeds = self._step_feeds(ids, past_len)
             feeds.update(zip(self.past_names, past, strict=True))
@@ -155,8 +160,9 @@ class DecodeLoop:
                                     for _ in self.past_names]
         out = np.empty((batch, max_new_tokens), dtype=np.int64)
         past_len = 0
+        session = self._session()
         for step in range(max_new_tokens):
-            binding = self.session.io_binding()
+            binding = session.io_binding()
             for name, value in self._step_feeds(ids, past_len).items():
                 binding.bind_cpu_input(name, value)
             for name, value in zip(self.past_names, past, strict=True):
@@ -164,7 +170,7 @@ class DecodeLoop:
             binding.bind_output("logits", "cpu")
             for name in self.present_names:
                 binding.bind_output(name, self.device, self.device_id)
-            self.session.run_with_iobinding(binding)
+            session.run_with_iobinding(binding)
             results = binding.get_outputs()
             token = results[0].numpy()[:, -1, :].argmax(axis=-1)
             t_ns = time.monotonic_ns()
@@ -184,5 +190,5 @@ class DecodeLoop:
         empty = np.zeros((batch, self.layout.kv_heads, 0, self.layout.head_dim), dtype=self.layout.dtype)
         feeds = self._step_feeds(ids, 0)
         feeds.update(dict.fromkeys(self.past_names, empty))
-        logits = self.session.run(["logits"], feeds)[0]
+        logits = self._session().run(["logits"], feeds)[0]
         return np.asarray(logits[:, -1, :], dtype=np.float32)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import shutil
 import threading
 import time
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -133,9 +135,13 @@ def test_int8_on_cpu_is_refused(cache: Path) -> None:
 
 def test_closed_runner_refuses_work(cache: Path) -> None:
     runner = open_runner(ModelConfig(builtin="decoder-tiny"), RuntimeConfig(), cache_dir=cache)
+    session = weakref.ref(runner.session)
     runner.close()
+    gc.collect()
+    assert session() is None  # the model's memory is released, not held by a forgotten reference
     with pytest.raises(UsageError, match="closed"):
         runner.generate([[1, 2]], 2)
+    assert runner.environment()["provider_used"] == "CPUExecutionProvider"  # still describable
 
 
 def test_any_optimum_decoder_from_a_model_dir(tmp_path: Path) -> None:
