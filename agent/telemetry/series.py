@@ -32,10 +32,11 @@ class DomainSeries:
         if capacity < 2:
             raise ValueError(f"series capacity must be at least 2, got {capacity}")
         self.capacity = capacity
-        self.t = array("q", bytes(8 * capacity))
-        self.p = array("d", [math.nan]) * capacity
-        self.e = array("d", [math.nan]) * capacity
-        self.m = bytearray(capacity)
+        # Grown by append until full (memory follows the history actually kept), then overwritten.
+        self.t = array("q")
+        self.p = array("d")
+        self.e = array("d")
+        self.m = bytearray()
         self.start = 0
         self.size = 0
 
@@ -52,15 +53,20 @@ class DomainSeries:
         size, cap = self.size, self.capacity
         if size and t_ns <= self.t[(self.start + size - 1) % cap]:
             return False
-        if size < cap:
-            i = (self.start + self.size) % self.capacity
-            self.size += 1
-        else:
-            i = self.start
-            self.start = (self.start + 1) % self.capacity
+        p = math.nan if power_w is None else power_w
+        e = math.nan if energy_j is None else energy_j
+        if size < cap:  # still growing: start is 0, the next slot is the end
+            self.t.append(t_ns)
+            self.p.append(p)
+            self.e.append(e)
+            self.m.append(1 if missing else 0)
+            self.size = size + 1
+            return True
+        i = self.start
+        self.start = (i + 1) % cap
         self.t[i] = t_ns
-        self.p[i] = math.nan if power_w is None else power_w
-        self.e[i] = math.nan if energy_j is None else energy_j
+        self.p[i] = p
+        self.e[i] = e
         self.m[i] = 1 if missing else 0
         return True
 

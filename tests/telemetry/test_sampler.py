@@ -107,3 +107,25 @@ def test_replay_loop_keeps_counters_rising(tmp_path: Path) -> None:
     assert all(b is not None and a is not None and b > a for a, b in pairwise(energies))
     assert [r.t_ns for r in got[9:14]] == [9 * S // 10, S, 11 * S // 10, 12 * S // 10, 13 * S // 10]
     assert [r.energy_j for r in got[9:14]] == [109.0, 110.0, 111.0, 112.0, 113.0]  # seamless across the lap
+
+
+def test_domain_history_ring_wraps_and_slices_across_the_seam() -> None:
+    from wattfleet.agent.telemetry.series import DomainSeries
+
+    ds = DomainSeries(10)
+    for i in range(25):
+        assert ds.append(i * S, float(i), None, i == 20)
+    assert not ds.append(24 * S, 1.0, None, False)  # not newer than the last: refused
+    assert (ds.size, ds.first_t_ns, ds.last_t_ns) == (10, 15 * S, 24 * S)
+    ts, ps, _es, ms = ds.columns(17 * S, 21 * S)
+    assert ts == [i * S for i in range(16, 23)] and ps == [float(i) for i in range(16, 23)]
+    assert ms == [i == 20 for i in range(16, 23)]
+
+
+def test_window_older_than_the_history_is_flagged() -> None:
+    s = Sampler([ConstSource()], rate_hz=10.0, history_s=1.0)  # keeps about 26 readings
+    for i in range(100):
+        s.tick(i * S // 10)
+    w = s.energy(0, 9 * S)["test"]
+    assert w.low_confidence and any("retained history" in n for n in w.notes)
+    assert w.missing_spans[0][0] == 0
