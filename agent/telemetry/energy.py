@@ -57,7 +57,9 @@ def _spans(
     if not good:
         return [(t0, t1)]
     first_t, last_t = ts[good[0]], ts[good[-1]]
-    if first_t > t0:
+    # At the edges, a reading within the normal gap of t0/t1 is ordinary sampling, not missing data
+    # (a run's window ends between two ticks); failed reads there are missing all the same.
+    if first_t > t0 and (first_t - t0 > gap_ns or any(ms[: good[0]])):
         spans.append((t0, min(first_t, t1)))
     for a, b in pairwise(good):
         ta, tb = ts[a], ts[b]
@@ -65,7 +67,7 @@ def _spans(
             continue
         if tb - ta > gap_ns or any(ms[a + 1 : b]):
             spans.append((max(ta, t0), min(tb, t1)))
-    if last_t < t1:
+    if last_t < t1 and (t1 - last_t > gap_ns or any(ms[good[-1] + 1 :])):
         spans.append((max(last_t, t0), t1))
     merged: list[tuple[int, int]] = []
     for s in sorted(spans):

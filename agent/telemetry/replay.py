@@ -17,7 +17,9 @@ import io
 import math
 import time
 from collections.abc import Callable, Iterable
+from itertools import pairwise
 from pathlib import Path
+from statistics import median
 from types import TracebackType
 from typing import Protocol
 
@@ -158,6 +160,9 @@ class ReplaySource(Source):
         # goes on rising by the trace's total plus that last interval's increase: seamless laps.
         times = sorted({s.t_ns for s in self.rows})
         self._period = self._span + (times[-1] - times[-2] if len(times) > 1 else 1)
+        # The trace's own sampling interval stands for the sensor's: gaps are judged against it.
+        one = [s.t_ns for s in self.rows if s.domain == self.domains[0]]
+        self.update_interval_s = median(b - a for a, b in pairwise(one)) / 1e9 if len(one) > 1 else 0.0
         counters: dict[str, list[float]] = {}
         for s in self.rows:
             if s.energy_j is not None:

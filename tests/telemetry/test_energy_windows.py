@@ -84,3 +84,19 @@ def test_malformed_trace_names_file_and_line(tmp_path: Path) -> None:
     bad.write_text("t_ns,source,domain,power_w,energy_j,missing\n1,nvml,gpu-board:0,abc,,0\n")
     with pytest.raises(ConfigError, match=r"bad\.csv:2: power_w 'abc'"):
         read_trace(bad)
+
+
+def test_window_ending_between_two_ticks_is_not_missing_data() -> None:
+    ts = [i * S // 20 for i in range(201)]  # 20 Hz up to 10 s; the run ends 30 ms after the last tick
+    w = window_energy("gpu-board:0", ts, [100.0] * 201, [math.nan] * 201, [False] * 201, S // 100, 10 * S + 30_000_000,
+                      gap_ns=4 * S // 20)
+    assert w.missing_spans == [] and not w.low_confidence
+    assert w.energy_j == pytest.approx(100.0 * (10.03 - 0.01))
+
+
+def test_failed_read_at_the_window_end_is_missing_even_within_the_gap() -> None:
+    ts = [i * S // 20 for i in range(201)]
+    ms = [i == 200 for i in range(201)]
+    ps = [math.nan if m else 100.0 for m in ms]
+    w = window_energy("x", ts, ps, [math.nan] * 201, ms, 0, 10 * S, gap_ns=4 * S // 20)
+    assert w.missing_spans == [(ts[199], 10 * S)]

@@ -129,3 +129,14 @@ def test_window_older_than_the_history_is_flagged() -> None:
     w = s.energy(0, 9 * S)["test"]
     assert w.low_confidence and any("retained history" in n for n in w.notes)
     assert w.missing_spans[0][0] == 0
+
+
+def test_slow_trace_replayed_by_a_fast_sampler_is_not_full_of_gaps(tmp_path: Path) -> None:
+    trace = tmp_path / "slow.csv"
+    with TraceRecorder(trace) as rec:  # 2 Hz trace, 20 Hz sampler
+        rec.write(Sample(i + 1, i * S // 2, "jetson-hwmon", "soc-input", 12.0, None) for i in range(21))
+    s = Sampler([ReplaySource(trace)], rate_hz=20.0)
+    for i in range(201):
+        s.tick(i * S // 20)
+    w = s.energy(0, 10 * S)["soc-input"]
+    assert w.energy_j == pytest.approx(120.0) and w.missing_spans == []
