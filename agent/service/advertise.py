@@ -6,10 +6,12 @@ required, and the API name. It never carries a secret: `build_txt` refuses anyth
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from typing import Any
 
 import ifaddr
 from zeroconf import DNSQuestionType, InterfaceChoice, IPVersion, NonUniqueNameException
@@ -141,6 +143,7 @@ class Advertiser:
         self.name = f"{self.instance}.{SERVICE_TYPE}"
         self._zc: AsyncZeroconf | None = None
         self._info: AsyncServiceInfo | None = None
+        self._announcing: Awaitable[Any] | None = None
 
     @property
     def running(self) -> bool:
@@ -169,20 +172,29 @@ class Advertiser:
         else:
             zc = AsyncZeroconf(interfaces=InterfaceChoice.All, ip_version=IPVersion.V4Only)
         info = self._service_info()
+        loop = asyncio.get_running_loop()
+        # Zeroconf probes for about 1.2 s before it announces; our own name check runs meanwhile and ends
+        # first, so a taken name cancels the registration before anything was announced.
+        check = loop.create_task(self._name_taken(zc))
+        probe = loop.create_task(zc.async_register_service(info))
         try:
-            if await self._name_taken(zc):
+            if await check:
                 raise NonUniqueNameException(self.name)
-            announced = await zc.async_register_service(info)
-            await announced
+            announcing = await probe
         except NonUniqueNameException:
-            await zc.async_close()
+            await _cancel(probe)
+            await zc.async_close()  # also withdraws the service, had it been registered after all
             raise AdvertiseError(
                 f"another agent already advertises {self.name!r} on this network; give this agent a "
                 "distinct --host-id"
             ) from None
         except BaseException:
+            await _cancel(check)
+            await _cancel(probe)
             await zc.async_close()
             raise
+        # The three announcements go on in the background; the service already answers queries.
+        self._announcing = announcing
         self._zc, self._info = zc, info
         where = ", ".join(self.addresses) or "all interfaces"
         log.info("advertising %s on port %d (%s)", self.name, self.port, where)
@@ -208,14 +220,24 @@ class Advertiser:
 
     async def stop(self) -> None:
         """Send goodbyes for the service, then close zeroconf. Safe to call twice."""
-        zc, info = self._zc, self._info
-        self._zc = self._info = None
+        zc, info, announcing = self._zc, self._info, self._announcing
+        self._zc = self._info = self._announcing = None
         if zc is None:
             return
         try:
+            if announcing is not None:
+                await _cancel(announcing)
             if info is not None:
                 await (await zc.async_unregister_service(info))
         finally:
             await zc.async_close()
         log.info("stopped advertising %s", self.name)
 
+
+async def _cancel(work: Awaitable[Any]) -> None:
+    """Cancel a task or future and wait until it has ended (without swallowing our own cancellation)."""
+    future = asyncio.ensure_future(work)
+    future.cancel()
+    await asyncio.wait([future])
+    if not future.cancelled() and future.exception() is not None:
+        log.debug("zeroconf work ended with %r before it could be cancelled", future.exception())
