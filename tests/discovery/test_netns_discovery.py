@@ -57,3 +57,35 @@ def test_agents_in_two_namespaces_found_from_a_third(tmp_path: Path, run_id: str
         finally:
             for agent in agents:
                 agent.stop()
+
+
+_ALL_INTERFACES_SCRIPT = """
+import asyncio, json, sys
+from wattfleet.agent.service.advertise import Advertiser, build_txt
+from wattfleet.tui.fleet.discovery import AgentDirectory, ZeroconfBrowser
+
+async def main():
+    txt = build_txt(agent_version="1", host_id=sys.argv[1], device_summary="cpu:1", auth_required=True, tls=False)
+    ad = Advertiser(host_id=sys.argv[1], port=50551, txt=txt)  # no addresses: every interface
+    await ad.start()
+    try:
+        async with AgentDirectory(ZeroconfBrowser()) as directory:
+            [found] = await directory.wait_for(1, 5.0, where=lambda e: e.host_id == sys.argv[1])
+    finally:
+        await ad.stop()
+    print(json.dumps(list(found.addresses)))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
+def test_default_advertises_every_non_loopback_address(run_id: str) -> None:
+    with NetnsLab(run_id) as lab:
+        hub, host = lab.namespace("hub"), lab.namespace("h")
+        lab.bridge(hub, "br0")
+        lab.link(host, f"{SUBNET}.21/24", hub, "br0", ifname="eth0")
+        lab.link(host, f"{SUBNET}.22/24", hub, "br0", ifname="eth1")
+        proc = host.run(sys.executable, "-c", _ALL_INTERFACES_SCRIPT, f"{run_id}-all", check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert sorted(json.loads(proc.stdout)) == [f"{SUBNET}.21", f"{SUBNET}.22"]
