@@ -77,11 +77,11 @@ def _find_named(name: str, config: AgentConfig) -> tuple[Profile, str]:
         if path.is_file():
             text = path.read_text(encoding="utf-8")
             return load_profile_text(text, source=str(path)), text
-    text = builtin_profile_text(name)
-    if text is None:
+    builtin = builtin_profile_text(name)
+    if builtin is None:
         known = ", ".join(p.name for p in builtin_profiles())
         raise RpcError("NOT_FOUND", f"no profile named {name!r} on this agent; known: {known}")
-    return load_profile_text(text, source=f"profiles/{name}.toml"), text
+    return load_profile_text(builtin, source=f"profiles/{name}.toml"), builtin
 
 
 def check_model_path(path: str, model_dirs: Sequence[Path]) -> str:

@@ -169,9 +169,11 @@ class Journal:
             if many:
                 self._db.execute("BEGIN")
                 try:
-                    self._db.executemany(sql, args)  # type: ignore[arg-type]
-                finally:
-                    self._db.execute("COMMIT")
+                    self._db.executemany(sql, args)
+                except sqlite3.Error:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
             else:
                 self._db.execute(sql, args)  # type: ignore[arg-type]
 
@@ -297,7 +299,7 @@ class Journal:
             return None
         return self._run_from_row(row[:-1], row[-1] if with_record else "")
 
-    def list(self, limit: int = 100) -> list[StoredRun]:
+    def list_runs(self, limit: int = 100) -> list[StoredRun]:
         """Runs, newest first, without their record JSON."""
         with self._lock:
             rows = self._db.execute(

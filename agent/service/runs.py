@@ -252,7 +252,7 @@ class RunManager:
 
     async def list_runs(self, limit: int) -> list[wire.RunSummary]:
         limit = min(limit or 50, 1000)
-        stored = await self._in_io(self.journal.list, limit)
+        stored = await self._in_io(self.journal.list_runs, limit)
         out: dict[str, wire.RunSummary] = {}
         for row in stored:
             out[row.run_id] = self._summary_of(row, with_record=False)

@@ -44,7 +44,7 @@ def test_runs_roundtrip_and_list_newest_first(tmp_path: Path) -> None:
     j.add_queries("r1", [_query(1), _query(2)])
     j.finish("r1", state="completed", ended_unix_ns=99, figures=[{"name": "x", "value": 1.0}],
              record_json='{"ok": true}', error="", last_seq=12, environment={"provider": "cpu"})
-    assert [r.run_id for r in j.list()] == ["r2", "r1"]
+    assert [r.run_id for r in j.list_runs()] == ["r2", "r1"]
     run = j.get("r1")
     assert run is not None
     assert (run.state, run.started_unix_ns, run.ended_unix_ns, run.last_seq) == ("completed", 77, 99, 12)
