@@ -7,5 +7,5 @@ mkdir -p .mypy-src/wattfleet
 for p in core agent tui profiles; do ln -sfn "../../$p" ".mypy-src/wattfleet/$p"; done
 ln -sfn ../../protos/wattfleet/v1 .mypy-src/wattfleet/v1
 pkgs=(-p wattfleet.core -p wattfleet.agent.telemetry -p wattfleet.tui.fleet)
-[ -f agent/workloads/metrics.py ] && pkgs+=(-m wattfleet.agent.workloads.metrics)
+pkgs+=(-m wattfleet.agent.workloads.metrics -m wattfleet.agent.workloads.validity)
 exec "${VENV:-.venv}/bin/mypy" "${pkgs[@]}" "$@"
