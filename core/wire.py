@@ -6,6 +6,8 @@ Generated types travel under the `Pb` alias so a reader can tell wire objects fr
 
 from __future__ import annotations
 
+import base64
+import gzip
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -315,9 +317,32 @@ class Figure:
         return cls(msg.name, msg.value, msg.unit, msg.domain, msg.definition, msg.low_confidence)
 
 
+RECORD_GZ_PREFIX = "gz64:"
+
+
+def pack_record_json(text: str, limit_bytes: int) -> str:
+    """The record JSON as sent: as is when it fits `limit_bytes`, else "gz64:" + base64(gzip(JSON)).
+
+    Raw per-token timestamps make long runs' records larger than gRPC's message limit; they compress
+    well (digits). RunSummary.from_proto undoes this, so callers of AgentClient only see plain JSON.
+    """
+    if len(text) <= limit_bytes and not text.startswith(RECORD_GZ_PREFIX):
+        return text
+    return RECORD_GZ_PREFIX + base64.b64encode(gzip.compress(text.encode("utf-8"), 6)).decode("ascii")
+
+
+def unpack_record_json(text: str) -> str:
+    if not text.startswith(RECORD_GZ_PREFIX):
+        return text
+    return gzip.decompress(base64.b64decode(text[len(RECORD_GZ_PREFIX) :])).decode("utf-8")
+
+
 @dataclass(frozen=True)
 class RunSummary:
-    """The wire RunRecord: state, figures and (from GetRun and the summary event) the full record JSON."""
+    """The wire RunRecord: state, figures and (from GetRun and the summary event) the full record JSON.
+
+    On the wire record_json may be packed (see pack_record_json); from_proto unpacks it.
+    """
 
     run_id: str
     state: str
@@ -357,7 +382,7 @@ class RunSummary:
             host_id=msg.host_id,
             figures=tuple(Figure.from_proto(f) for f in msg.figures),
             error=msg.error,
-            record_json=msg.record_json,
+            record_json=unpack_record_json(msg.record_json),
             labels=dict(msg.labels),
             last_seq=msg.last_seq,
         )

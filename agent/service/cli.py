@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     lim.add_argument("--max-watchers", type=int, default=32, help="most concurrent WatchRun/StreamTelemetry")
     lim.add_argument("--refuse-when-busy", action="store_true",
                      help="refuse a run on a busy device with RESOURCE_EXHAUSTED instead of queueing it")
+    lim.add_argument("--max-message-bytes", type=int, default=4 * 1024 * 1024, metavar="N",
+                     help="largest gRPC message received or sent (a larger run record is sent gzip-packed)")
     lim.add_argument("--event-buffer", type=int, default=4096, metavar="N",
                      help="run events kept per run for watchers that resume or fall behind")
     lim.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus /metrics on this port")
@@ -81,6 +83,8 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         raise UsageError(f"--port {args.port}: expected 0..65535")
     if args.insecure and args.token_file:
         raise UsageError("--insecure and --token-file contradict each other; pick one")
+    if args.max_message_bytes < 64 * 1024:
+        raise UsageError(f"--max-message-bytes {args.max_message_bytes}: expected at least 65536")
     if args.event_buffer < 8:
         raise UsageError(f"--event-buffer {args.event_buffer}: expected at least 8")
     if args.telemetry_rate_hz <= 0:
@@ -108,6 +112,7 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         queue_runs=not args.refuse_when_busy,
         metrics_port=args.metrics_port,
         event_buffer=args.event_buffer,
+        max_message_bytes=args.max_message_bytes,
         grace_s=args.grace_s,
         ready_file=args.ready_file,
     )

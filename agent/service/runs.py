@@ -107,6 +107,7 @@ class RunManager:
         self._execute = execute
         self._io = ThreadPoolExecutor(1, thread_name_prefix="wattfleet-journal")
         self._io_closed = False
+        self._record_limit = max(64 * 1024, config.max_message_bytes - 64 * 1024)  # room for the rest
         self._runs: OrderedDict[str, Run] = OrderedDict()
         self._busy: dict[str, Run] = {}
         self._waiting: dict[str, deque[Run]] = {}
@@ -334,7 +335,7 @@ class RunManager:
             host_id=row.host_id,
             figures=tuple(wire.Figure.from_dict(f) for f in row.figures if _is_figure(f)),
             error=row.error,
-            record_json=row.record_json if with_record else "",
+            record_json=wire.pack_record_json(row.record_json, self._record_limit) if with_record else "",
             labels=dict(row.labels),
             last_seq=row.last_seq,
         )
@@ -517,7 +518,7 @@ class RunManager:
             host_id=self.host_id,
             figures=tuple(wire.Figure.from_dict(f) for f in figures if _is_figure(f)),
             error=error,
-            record_json=record_json,
+            record_json=wire.pack_record_json(record_json, self._record_limit),
             labels=dict(run.labels),
         )
         seq = self._publish(run, summary)

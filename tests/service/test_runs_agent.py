@@ -295,3 +295,19 @@ async def test_a_run_past_the_agents_time_limit_is_stopped_and_says_why(tmp_path
             assert record["profile"]["load"]["max_duration_s"] == 1.5  # the window was capped too
     finally:
         a.stop()
+
+
+async def test_a_record_larger_than_the_message_limit_still_arrives_whole(tmp_path: Path) -> None:
+    a = start_agent(tmp_path, host_id="small-msgs", extra=("--max-message-bytes", "131072"))
+    try:
+        async with AgentClient(a.target, token=a.token) as c:
+            handle = await c.start_run(wire.RunSpec(profile="smoke", overrides={"load.min_duration_s": "1"}))
+            events = [e async for e in c.watch_run(handle.run_id)]
+            summary = events[-1].body
+            assert isinstance(summary, wire.RunSummary) and summary.state == "completed"
+            assert len(summary.record_json) > 131072  # bigger than any one message may be
+            record = RunRecord.from_json(summary.record_json)
+            assert record.run_id == handle.run_id and record.requests
+            assert (await c.get_run(handle.run_id)).record_json == summary.record_json
+    finally:
+        a.stop()

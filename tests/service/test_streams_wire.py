@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from wattfleet.core import wire
 
 
@@ -57,3 +59,13 @@ def test_spec_and_handle_roundtrip() -> None:
     assert wire.RunSpec.from_proto(spec.to_proto()) == spec
     handle = wire.RunHandle("r2", "queued", 2)
     assert wire.RunHandle.from_proto(handle.to_proto()) == handle
+
+
+def test_a_record_over_the_message_limit_travels_packed_and_arrives_as_it_was() -> None:
+    record = json.dumps({"requests": [{"token_ns": list(range(10**12, 10**12 + 2000))} for _ in range(20)]})
+    small = json.dumps({"state": "completed"})
+    assert wire.pack_record_json(small, 1000) == small
+    packed = wire.pack_record_json(record, 100_000)
+    assert packed.startswith(wire.RECORD_GZ_PREFIX) and len(packed) < len(record) // 3
+    msg = wire.RunSummary("r", "completed", record_json=packed).to_proto()
+    assert wire.RunSummary.from_proto(type(msg).FromString(msg.SerializeToString())).record_json == record
