@@ -35,6 +35,7 @@ class AgentConfig:
     queue_runs: bool = True  # False = a second run on a busy device gets RESOURCE_EXHAUSTED
     max_message_bytes: int = 4 * 1024 * 1024
     event_buffer: int = 4096  # run events kept per run for resuming and slow watchers
+    journal_keep_runs: int = 1000  # ended runs kept in the journal; older ones are pruned at start
     metrics_port: int | None = None  # Prometheus /metrics; None = off
     grace_s: float = 5.0
     ready_file: Path | None = None  # written as JSON once SERVING (for scripts and tests)

@@ -266,6 +266,18 @@ class Journal:
             sql += ", environment_json=?"
             args.append(json.dumps(environment))
         self._write(sql + " WHERE run_id=?", (*args, run_id))
+        # The record now holds the raw timings; the per-query rows only served a crash recovery.
+        self._write("DELETE FROM queries WHERE run_id=?", (run_id,))
+
+    def prune(self, keep_runs: int) -> int:
+        """Forget all but the newest `keep_runs` ended runs; returns how many were removed."""
+        with self._lock:
+            cur = self._db.execute(
+                "DELETE FROM runs WHERE run_id IN (SELECT run_id FROM runs WHERE state IN (?, ?, ?, ?) "
+                "ORDER BY created_ns DESC, rowid DESC LIMIT -1 OFFSET ?)",
+                (*ENDED, keep_runs),
+            )
+            return int(cur.rowcount)
 
     # --- reads -----------------------------------------------------------------------------------
 

@@ -129,6 +129,7 @@ class RunManager:
         )
         for run_id in marked:
             log.warning("run %s was cut short by an agent stop or crash; marked interrupted", run_id)
+        await self._in_io(self.journal.prune, self.config.journal_keep_runs)
         self._ticker = asyncio.create_task(self._tick(), name="wattfleet-run-ticker")
         return list(marked)
 

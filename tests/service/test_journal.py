@@ -42,6 +42,7 @@ def test_runs_roundtrip_and_list_newest_first(tmp_path: Path) -> None:
     _new_run(j, "r2", 2)
     j.set_state("r1", "measuring", started_unix_ns=77)
     j.add_queries("r1", [_query(1), _query(2)])
+    assert j.queries("r1") == [_query(1), _query(2)]
     j.finish("r1", state="completed", ended_unix_ns=99, figures=[{"name": "x", "value": 1.0}],
              record_json='{"ok": true}', error="", last_seq=12, environment={"provider": "cpu"})
     assert [r.run_id for r in j.list_runs()] == ["r2", "r1"]
@@ -50,7 +51,10 @@ def test_runs_roundtrip_and_list_newest_first(tmp_path: Path) -> None:
     assert (run.state, run.started_unix_ns, run.ended_unix_ns, run.last_seq) == ("completed", 77, 99, 12)
     assert run.environment == {"provider": "cpu"} and run.labels == {"team": "a"}
     assert json.loads(run.record_json) == {"ok": True}
-    assert j.queries("r1") == [_query(1), _query(2)]
+    assert j.queries("r1") == []  # an ended run's timings live in its record, not in per-query rows
+    assert j.queries("r2") == []
+    j.add_queries("r2", [_query(3)])
+    assert j.queries("r2") == [_query(3)]
     assert j.get("nope") is None
     j.close()
 
@@ -114,4 +118,15 @@ def test_without_an_engine_the_cut_run_keeps_its_raw_timings(tmp_path: Path) -> 
     record = json.loads(run.record_json)
     assert [r["request_id"] for r in record["requests"]] == [1, 2]
     assert record["requests"][0]["token_ns"] == list(_query(1).token_ns)
+    j.close()
+
+
+def test_prune_keeps_the_newest_ended_runs_and_every_live_one(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "journal.sqlite3")
+    for i in range(5):
+        _new_run(j, f"r{i}", i)
+        if i != 1:  # r1 is still running
+            j.finish(f"r{i}", state="completed", ended_unix_ns=i, figures=[], record_json="{}", error="", last_seq=1)
+    assert j.prune(2) == 2
+    assert sorted(r.run_id for r in j.list_runs()) == ["r1", "r3", "r4"]
     j.close()
