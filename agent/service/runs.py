@@ -53,7 +53,7 @@ def new_run_id(host_id: str) -> str:
     return f"{host}-{stamp}-{secrets.token_hex(3)}"
 
 
-@dataclass
+@dataclass(eq=False)  # a run is itself: queues find it by identity
 class Run:
     run_id: str
     spec: wire.RunSpec

@@ -311,3 +311,20 @@ async def test_a_record_larger_than_the_message_limit_still_arrives_whole(tmp_pa
             assert (await c.get_run(handle.run_id)).record_json == summary.record_json
     finally:
         a.stop()
+
+
+async def test_an_agent_that_does_not_queue_refuses_a_second_run_on_a_busy_device(tmp_path: Path) -> None:
+    a = start_agent(tmp_path, host_id="no-queue", extra=("--refuse-when-busy",))
+    try:
+        async with AgentClient(a.target, token=a.token) as c:
+            first = await c.start_run(wire.RunSpec(profile="smoke", overrides=LONG))
+            with pytest.raises(AgentError) as err:
+                await c.start_run(wire.RunSpec(profile="smoke", overrides=SHORT))
+            assert err.value.code == "RESOURCE_EXHAUSTED"
+            assert first.run_id in err.value.message and "device cpu is busy" in err.value.message
+            await c.cancel_run(first.run_id)
+            assert isinstance((await _events(c, first.run_id))[-1].body, wire.RunSummary)
+            second = await c.start_run(wire.RunSpec(profile="smoke", overrides=SHORT))  # free again
+            assert (await _events(c, second.run_id))[-1].body.state == "completed"  # type: ignore[union-attr]
+    finally:
+        a.stop()
