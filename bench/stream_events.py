@@ -132,6 +132,7 @@ async def one_run(target: str, tokens: int, rate: float, watchers: int, pid: int
 
     agent = psutil.Process(pid)
     async with AgentClient(target) as c:
+        t_start_ns = time.monotonic_ns()
         handle = await c.start_run(spec(tokens, rate))
         clients = [AgentClient(target) for _ in range(watchers)]
         cpu0 = agent.cpu_times()
@@ -157,7 +158,8 @@ async def one_run(target: str, tokens: int, rate: float, watchers: int, pid: int
                                                            if f.name == "tokens_per_s"), None)}
     if results:
         out["received"] = [n for n, _, _ in results]
-        rates = [n / max((last - first) / 1e9, 1e-9) for n, first, last in results]
+        # End to end: from StartRun to the last token's arrival, so a client that lags cannot look fast.
+        rates = [n / max((last - t_start_ns) / 1e9, 1e-9) for n, _first, last in results]
         out["received_tokens_per_s_min"] = min(rates)
     return out
 
@@ -209,8 +211,8 @@ def main() -> int:
         "",
         "| measurement | value | target |",
         "|---|---|---|",
-        f"| tokens/s received, 1 watcher, generator flat out | {t['received_tokens_per_s_min']:,.0f} "
-        f"(generator {t['generator_tokens_per_s']:,.0f}) | >= 100,000 |",
+        f"| tokens/s received end to end (StartRun to last arrival), 1 watcher, generator flat out | "
+        f"{t['received_tokens_per_s_min']:,.0f} (generator alone {t['generator_tokens_per_s']:,.0f}) | >= 100,000 |",
         f"| delay token t_ns -> client, p50 at {args.paced_rate:,.0f} tok/s | {pc['delay_ms_p50']:.2f} ms | |",
         f"| delay token t_ns -> client, p99 at {args.paced_rate:,.0f} tok/s | {pc['delay_ms_p99']:.2f} ms | |",
     ]

@@ -419,15 +419,11 @@ class RunManager:
         finished: list[StoredQuery] = []
         for item in items:
             if isinstance(item, Tokens):
-                n = len(item.t_ns)
-                run.tokens_done += n
-                self._publish(
-                    run,
-                    wire.TokenBatch(tuple(item.request_id), tuple(item.token_index), tuple(item.t_ns)),
-                    item.t_ns[-1],
-                )
+                request_id, token_index, t_ns = zip(*item.items, strict=True)  # columns, at C speed
+                run.tokens_done += len(t_ns)
+                self._publish(run, wire.TokenBatch(request_id, token_index, t_ns), t_ns[-1])
                 pending = run.pending_tokens
-                for rid, idx, t in zip(item.request_id, item.token_index, item.t_ns, strict=True):
+                for rid, idx, t in item.items:
                     pending.setdefault(rid, []).append((idx, t))
             elif isinstance(item, Queries):
                 measured = [q for q in item.timings if not q.warmup]
