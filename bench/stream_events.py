@@ -219,6 +219,9 @@ def main() -> int:
     for row in result["cpu"]:
         lines.append(f"| agent CPU (share of one core), {row['watchers']} watchers at {args.paced_rate:,.0f} tok/s "
                      f"| {row['agent_cpu_share_of_one_core']:.3f} | |")
+    lines += ["", "Batching (agent/service/bridge.py): a token event closes at 4096 tokens or when its first token is "
+              "10 ms old; a stream that went quiet is flushed by a 20 ms ticker. Shorter ages lower the delay and "
+              "raise the per-watcher CPU (5 ms measured: p50 3.5 ms, 10 watchers +0.26 core)."]
     lines += ["", "The CPU rows include the synthetic generator itself (it runs in the agent); the cost of "
               "watchers is the difference to the 0-watcher row.", "", f"Command: `{result['command']}`", ""]
     (RESULTS / "stream_events.md").write_text("\n".join(lines))

@@ -1,8 +1,9 @@
 """From the workload's threads to the event loop, without ever making the workload wait.
 
-`EventBridge` is the RunObserver the engine calls from its worker threads. It only appends to lists
-under a lock; when a batch is full (by count), or when the loop's ticker asks (by time), it swaps the
-lists out and hands them to the loop with one `call_soon_threadsafe`. Phase changes flush what is
+`EventBridge` is the RunObserver the engine calls from its worker threads. It only appends to a list
+under a lock; when a batch is full (4096 tokens), its oldest token is 10 ms old, or the loop's ticker
+asks (every 20 ms, for a stream that went quiet), it swaps the list out and hands it to the loop with
+one `call_soon_threadsafe`. Phase changes flush what is
 pending first, so the loop sees events in the order they happened.
 """
 
@@ -50,11 +51,18 @@ class EventBridge:
     """RunObserver for one run. `sink` runs on the loop with a list of items, in order."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, sink: Sink, *, max_tokens: int = 4096, max_queries: int = 512
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sink: Sink,
+        *,
+        max_tokens: int = 4096,
+        max_age_s: float = 0.010,
+        max_queries: int = 512,
     ) -> None:
         self._loop = loop
         self._sink = sink
         self._max_tokens = max_tokens
+        self._max_age_ns = int(max_age_s * 1e9)
         self._max_queries = max_queries
         self._lock = threading.Lock()
         self._tokens: list[tuple[int, int, int]] = []
@@ -72,7 +80,8 @@ class EventBridge:
         try:
             tokens = self._tokens
             tokens.append((request_id, token_index, t_ns))
-            if len(tokens) >= self._max_tokens:
+            # By count, or by age measured with the token's own timestamp (no extra clock read).
+            if len(tokens) >= self._max_tokens or t_ns - tokens[0][2] >= self._max_age_ns:
                 self._flush_locked()
         finally:
             lock.release()
