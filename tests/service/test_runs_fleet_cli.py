@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import queue
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +17,8 @@ from pathlib import Path
 
 import pytest
 from agents import RunningAgent, start_agent
+
+from wattfleet.core.client import AgentClient
 
 SET = ["--set", "load.min_duration_s=0.2", "--set", "load.min_queries=4"]
 
@@ -121,3 +127,44 @@ def test_discovered_agents_are_selected_by_match_and_all_run(tmp_path: Path) -> 
     finally:
         for a in agents:
             a.stop()
+
+
+def test_ctrl_c_cancels_the_runs_it_started(fleet: tuple[Path, list[RunningAgent]], tmp_path: Path) -> None:
+    token, agents = fleet
+    hosts = ",".join(a.target for a in agents)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wattfleet.core.cli", "run", "smoke", "--hosts", hosts, "--token-file", str(token),
+         "--out", str(tmp_path), "--set", "load.min_duration_s=30", "--set", "load.min_queries=100000",
+         "--set", "load.max_duration_s=60"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr or ()], daemon=True)
+    reader.start()
+    measuring: set[str] = set()
+    seen: list[str] = []
+    while len(measuring) < 2:  # both hosts have measured queries
+        line = lines.get(timeout=60)
+        seen.append(line)
+        if " queries " in line:
+            measuring.add(line.split("]")[0])
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    reader.join(timeout=10)
+    while not lines.empty():
+        seen.append(lines.get())
+    cancelled = [line for line in seen if "cancelled run" in line]
+    assert len(cancelled) == 2, "".join(seen)
+
+    async def states() -> list[str]:
+        out = []
+        for line in cancelled:  # "[host:port] cancelled run ID"
+            target, run_id = line[1:].split("] cancelled run ")
+            assert target in {a.target for a in agents}
+            async with AgentClient(target, token=token.read_text().strip()) as c:
+                run_id = run_id.strip()
+                events = [e async for e in c.watch_run(run_id)]
+                out.append(events[-1].body.state)  # type: ignore[union-attr]
+        return out
+
+    assert asyncio.run(states()) == ["cancelled", "cancelled"]

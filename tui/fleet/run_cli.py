@@ -15,7 +15,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -121,7 +121,7 @@ async def run_on_host(
     tls_ca: Path | None,
     out_dir: Path,
     reporter: Reporter,
-    started: dict[str, tuple[AgentClient, str]],
+    started: dict[str, tuple[Callable[[], AgentClient], str]],
 ) -> HostResult:
     """Start, follow and record one host's run. Never raises for the host's own failures."""
     result = HostResult(endpoint.target, host_id=endpoint.host_id)
@@ -129,10 +129,14 @@ async def run_on_host(
     try:
         own_token = read_token_file(endpoint.token_file) if endpoint.token_file is not None else token
         ca = endpoint.tls_ca or (tls_ca if endpoint.tls else None)
-        async with AgentClient(endpoint.target, token=own_token, tls_ca=ca) as client:
+
+        def connect() -> AgentClient:
+            return AgentClient(endpoint.target, token=own_token, tls_ca=ca)
+
+        async with connect() as client:
             handle = await client.start_run(spec)
             result.run_id, result.state = handle.run_id, handle.state
-            started[endpoint.target] = (client, handle.run_id)
+            started[endpoint.target] = (connect, handle.run_id)
             queued = f" (position {handle.queue_position} in the queue)" if handle.queue_position else ""
             reporter.say(name, f"run {handle.run_id} {handle.state}{queued}")
             summary = await _follow(client, handle.run_id, name, reporter)
@@ -266,20 +270,24 @@ async def _run_all(
         )
     reporter = Reporter(err)
     err.write(f"wattfleet run: {spec.profile or 'inline profile'} on {len(endpoints)} host(s)\n")
-    started: dict[str, tuple[AgentClient, str]] = {}
+    started: dict[str, tuple[Callable[[], AgentClient], str]] = {}
     tasks = [
         asyncio.ensure_future(run_on_host(e, spec, token, args.tls_ca, args.out, reporter, started)) for e in endpoints
     ]
     try:
         return list(await asyncio.gather(*tasks))
-    except asyncio.CancelledError:
-        for target, (client, run_id) in list(started.items()):
-            try:
-                await asyncio.wait_for(client.cancel_run(run_id), 5.0)
-                err.write(f"[{target}] cancelled run {run_id}\n")
-            except (WattfleetError, asyncio.TimeoutError) as exc:
-                err.write(f"[{target}] could not cancel run {run_id}: {exc}\n")
+    except asyncio.CancelledError:  # Ctrl-C: the hosts' clients are closing, so cancel over fresh ones
+        await asyncio.gather(*(_cancel(t, connect, run_id, err) for t, (connect, run_id) in list(started.items())))
         raise
+
+
+async def _cancel(target: str, connect: Callable[[], AgentClient], run_id: str, err: TextIO) -> None:
+    try:
+        async with connect() as client:
+            await asyncio.wait_for(client.cancel_run(run_id), 5.0)
+        err.write(f"[{target}] cancelled run {run_id}\n")
+    except (WattfleetError, asyncio.TimeoutError) as exc:
+        err.write(f"[{target}] could not cancel run {run_id}: {exc}\n")
 
 
 def main(argv: list[str]) -> int:
