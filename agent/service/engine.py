@@ -150,6 +150,15 @@ def prepare(spec: wire.RunSpec, config: AgentConfig) -> Prepared:
             )
     except ConfigError as exc:
         raise RpcError("INVALID_ARGUMENT", str(exc)) from exc
+    if profile.model.builtin:
+        from wattfleet.agent.workloads.models import builtin_names
+
+        if profile.model.builtin not in builtin_names():
+            raise RpcError(
+                "INVALID_ARGUMENT",
+                f"model.builtin {profile.model.builtin[:80]!r} is not a built-in model; "
+                f"choose from {', '.join(builtin_names())}",
+            )
     if profile.model.path:
         real = check_model_path(profile.model.path, config.model_dirs)
         try:

@@ -165,6 +165,7 @@ async def test_resume_point_gone_and_unknown_ids_give_clear_statuses(agent: Runn
         (wire.RunSpec(profile="smoke", overrides={"model.path": "escape.onnx"}), "PERMISSION_DENIED", "outside"),
         (wire.RunSpec(profile="smoke", overrides={"model.path": "missing.onnx"}), "INVALID_ARGUMENT", "no such"),
         (wire.RunSpec(profile="smoke", overrides={"runtime.cache_dir": "/tmp"}), "PERMISSION_DENIED", "cache"),
+        (wire.RunSpec(profile="smoke", overrides={"model.builtin": "gpt-17"}), "INVALID_ARGUMENT", "decoder-tiny"),
     ],
 )
 async def test_bad_specs_are_refused_with_the_right_status(
