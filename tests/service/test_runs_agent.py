@@ -302,7 +302,8 @@ async def test_a_record_larger_than_the_message_limit_still_arrives_whole(tmp_pa
     a = start_agent(tmp_path, host_id="small-msgs", extra=("--max-message-bytes", "131072"))
     try:
         async with AgentClient(a.target, token=a.token) as c:
-            handle = await c.start_run(wire.RunSpec(profile="smoke", overrides={"load.min_duration_s": "1"}))
+            many = {"load.min_duration_s": "0.3", "load.min_queries": "600", "load.max_duration_s": "30"}
+            handle = await c.start_run(wire.RunSpec(profile="smoke", overrides=many))  # ~300 bytes a query
             events = [e async for e in c.watch_run(handle.run_id)]
             summary = events[-1].body
             assert isinstance(summary, wire.RunSummary) and summary.state == "completed"
