@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from agents import RunningAgent, start_agent
 
+from wattfleet.agent.service.journal import Journal
 from wattfleet.agent.workloads.record import RunRecord
 from wattfleet.core import wire
 from wattfleet.core.client import AgentClient, AgentError
@@ -235,7 +236,14 @@ async def test_kill_9_during_a_run_then_restart_shows_it_interrupted_with_its_da
                     measured += len(event.body.request_id)
                 if measured >= 6:
                     break
-        await asyncio.sleep(0.6)  # the journal writes queries at once and counters every 0.25 s
+        journal = Journal(a.data_dir / "journal.sqlite3")  # a second reader: WAL lets it look while the agent writes
+        try:
+            for _ in range(200):
+                if sum(1 for q in journal.queries(handle.run_id) if not q.warmup) >= 6:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            journal.close()
     finally:
         a.kill()
     b = start_agent(tmp_path, host_id="crashy", data_dir=a.data_dir)
