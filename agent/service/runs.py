@@ -11,22 +11,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 from wattfleet.agent.service import engine
 from wattfleet.agent.service.bridge import EventBridge, Item, Phase, ProgressNote, Queries, Tokens
 from wattfleet.agent.service.config import AgentConfig
-from wattfleet.agent.service.engine import Prepared, RpcError
+from wattfleet.agent.service.engine import RpcError
 from wattfleet.agent.service.events import EventLog, FellBehind, ResumeGone
 from wattfleet.agent.service.exporter import MetricsState
 from wattfleet.agent.service.journal import Journal, StoredQuery, StoredRun
+from wattfleet.agent.service.run_model import Run, is_figure, live_summary, new_run_id, summary_from_journal
 from wattfleet.core import wire
 from wattfleet.core.errors import WattfleetError
 
@@ -45,45 +44,6 @@ def _default_execute(*args: Any, **kwargs: Any) -> Any:
     from wattfleet.agent.workloads.driver import run_profile
 
     return run_profile(*args, **kwargs)
-
-
-def new_run_id(host_id: str) -> str:
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    host = "".join(c if c.isalnum() or c in "-_" else "-" for c in host_id)[:24] or "agent"
-    return f"{host}-{stamp}-{secrets.token_hex(3)}"
-
-
-@dataclass(eq=False)  # a run is itself: queues find it by identity
-class Run:
-    run_id: str
-    spec: wire.RunSpec
-    prepared: Prepared
-    created_ns: int
-    log: EventLog[Any]
-    state: str = "queued"
-    started_unix_ns: int = 0
-    ended_unix_ns: int = 0
-    error: str = ""
-    summary: wire.RunSummary | None = None
-    cancel: threading.Event = field(default_factory=threading.Event)
-    stopping: bool = False  # the agent is shutting down: the run ends as interrupted
-    timed_out: bool = False
-    tokens_done: int = 0
-    queries_done: int = 0
-    pending_tokens: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
-    bridge: EventBridge | None = None
-    thread: threading.Thread | None = None
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-    journal_at: float = 0.0
-    labels: dict[str, str] = field(default_factory=dict)  # the agent's labels, then the spec's
-
-    @property
-    def device(self) -> str:
-        return self.prepared.device
-
-    @property
-    def ended(self) -> bool:
-        return self.state in wire.ENDED_STATES
 
 
 class RunManager:
@@ -249,17 +209,17 @@ class RunManager:
         if run is not None:
             if run.summary is not None:
                 return run.summary
-            return self._live_summary(run)
-        return self._summary_of(await self._stored(run_id), with_record=True)
+            return live_summary(run, self.host_id)
+        return summary_from_journal(await self._stored(run_id), self._record_limit, with_record=True)
 
     async def list_runs(self, limit: int) -> list[wire.RunSummary]:
         limit = min(limit or 50, 1000)
         stored = await self._in_io(self.journal.list_runs, limit)
         out: dict[str, wire.RunSummary] = {}
         for row in stored:
-            out[row.run_id] = self._summary_of(row, with_record=False)
+            out[row.run_id] = summary_from_journal(row, self._record_limit, with_record=False)
         for run in self._runs.values():  # live state beats what the journal has so far
-            summary = run.summary or self._live_summary(run)
+            summary = run.summary or live_summary(run, self.host_id)
             out[run.run_id] = wire.RunSummary(**{**summary.__dict__, "record_json": ""})
         created = {r.run_id: r.created_ns for r in stored}
         created.update((r.run_id, r.created_ns) for r in self._runs.values())
@@ -309,7 +269,7 @@ class RunManager:
                 f"run {stored.run_id}: its events ({after_seq + 1}..{stored.last_seq - 1}) are no longer "
                 "buffered (it ended before this agent started, or long ago); fetch the rest with GetRun",
             )
-        summary = self._summary_of(stored, with_record=True)
+        summary = summary_from_journal(stored, self._record_limit, with_record=True)
         yield [wire.run_event_proto(stored.last_seq, time.monotonic_ns(), summary)]
 
     @property
@@ -325,34 +285,6 @@ class RunManager:
         if stored is None:
             raise RpcError("NOT_FOUND", f"no run {run_id!r} on this agent; ListRuns shows the ids it knows")
         return stored  # type: ignore[no-any-return]
-
-    def _summary_of(self, row: StoredRun, *, with_record: bool) -> wire.RunSummary:
-        return wire.RunSummary(
-            run_id=row.run_id,
-            state=row.state,
-            profile=row.profile,
-            started_unix_ns=row.started_unix_ns,
-            ended_unix_ns=row.ended_unix_ns,
-            host_id=row.host_id,
-            figures=tuple(wire.Figure.from_dict(f) for f in row.figures if _is_figure(f)),
-            error=row.error,
-            record_json=wire.pack_record_json(row.record_json, self._record_limit) if with_record else "",
-            labels=dict(row.labels),
-            last_seq=row.last_seq,
-        )
-
-    def _live_summary(self, run: Run) -> wire.RunSummary:
-        return wire.RunSummary(
-            run_id=run.run_id,
-            state=run.state,
-            profile=run.prepared.profile.name,
-            started_unix_ns=run.started_unix_ns,
-            ended_unix_ns=run.ended_unix_ns,
-            host_id=self.host_id,
-            error=run.error,
-            labels=dict(run.labels),
-            last_seq=run.log.last_seq,
-        )
 
     def _publish(self, run: Run, body: wire.RunEventBody, t_ns: int | None = None) -> int:
         seq = run.log.last_seq + 1
@@ -513,7 +445,7 @@ class RunManager:
             started_unix_ns=run.started_unix_ns,
             ended_unix_ns=run.ended_unix_ns,
             host_id=self.host_id,
-            figures=tuple(wire.Figure.from_dict(f) for f in figures if _is_figure(f)),
+            figures=tuple(wire.Figure.from_dict(f) for f in figures if is_figure(f)),
             error=error,
             record_json=wire.pack_record_json(record_json, self._record_limit),
             labels=dict(run.labels),
@@ -557,7 +489,3 @@ class RunManager:
             self.metrics.set_run_state("queued" if queued else "idle", "", queued)
         else:
             self.metrics.set_run_state(active.state, active.run_id, queued)
-
-
-def _is_figure(f: Any) -> bool:
-    return isinstance(f, dict) and "name" in f and isinstance(f.get("value"), (int, float))
