@@ -109,6 +109,12 @@ class TelemetryPump:
                 "FAILED_PRECONDITION",
                 "this agent has no power or device source to stream; see GetInfo's power_sources for why",
             )
+        if after_seq > self.log.last_seq:
+            raise RpcError(
+                "OUT_OF_RANGE",
+                f"telemetry after_seq {after_seq} is ahead of this agent's stream (last is {self.log.last_seq}; "
+                "the agent restarted since); start again from after_seq=0",
+            )
         try:
             self.log.check_resume(after_seq)
         except ResumeGone as exc:

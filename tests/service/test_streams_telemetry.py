@@ -80,6 +80,9 @@ async def test_telemetry_batches_are_contiguous_resumable_and_carry_the_trace(ag
         assert merged[1].seq - merged[0].seq > 1  # several sampler batches in one message
         assert len(merged[1].power) > len(first[0].power)
 
+        with pytest.raises(AgentError) as err:  # a seq from before an agent restart
+            await _batches(c, 1, after_seq=10**9)
+        assert err.value.code == "OUT_OF_RANGE" and "after_seq=0" in err.value.message
         with pytest.raises(AgentError) as err:
             await _batches(c, 1, interval_s=-1)
         assert err.value.code == "INVALID_ARGUMENT" and "interval_s" in err.value.message
