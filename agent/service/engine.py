@@ -205,19 +205,11 @@ def list_profiles(config: AgentConfig) -> list[wire.ProfileInfo]:
     return [found[k] for k in sorted(found)]
 
 
-def rebuild_record(
-    run: Any, queries: Sequence[Any], error: str, ended_unix_ns: int
-) -> tuple[list[dict[str, Any]], str]:
-    """A cut-short run's figures and record, in the same record format `wattfleet bench` writes.
-
-    `run` is the journal's StoredRun and `queries` its StoredQuery rows; figures come from the measured
-    queries through metrics.summarize, with the profile's SLOs for goodput.
-    """
-    from wattfleet.agent.workloads.metrics import RequestTiming, summarize
+def _timings(queries: Sequence[Any], profile: dict[str, Any]) -> tuple[list[Any], Any]:
+    """The journal's StoredQuery rows as the engine's RequestTiming, and the profile's SLOs."""
+    from wattfleet.agent.workloads.metrics import RequestTiming
     from wattfleet.agent.workloads.profile import profile_from_dict
-    from wattfleet.agent.workloads.record import RunRecord
 
-    profile = run.profile_dict
     try:
         slo = profile_from_dict(profile, source="journal").slo
     except ConfigError:
@@ -235,20 +227,41 @@ def rebuild_record(
         )
         for q in queries
     ]
+    return requests, slo
+
+
+def partial_figures(queries: Sequence[Any], profile: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Figures over the measured queries so far (metrics.summarize), and the window they cover."""
+    from wattfleet.agent.workloads.metrics import summarize
+
+    requests, slo = _timings(queries, profile)
     measured = [r for r in requests if not r.warmup]
-    window: dict[str, Any] = {"ended_by": "interrupted"}
-    figures: list[dict[str, Any]] = []
-    if measured:
-        t0 = min(r.issued_ns for r in measured)
-        t1 = max(r.done_ns for r in measured)
-        window.update(t0_ns=t0, t1_ns=t1, duration_s=(t1 - t0) / 1e9)
-        figures = [dict(f) for f in summarize(requests, t0, t1, slo)]
+    if not measured:
+        return [], {}
+    t0 = min(r.issued_ns for r in measured)
+    t1 = max(r.done_ns for r in measured)
+    window = {"t0_ns": t0, "t1_ns": t1, "duration_s": (t1 - t0) / 1e9}
+    return [dict(f) for f in summarize(requests, t0, t1, slo)], window
+
+
+def rebuild_record(
+    run: Any, queries: Sequence[Any], error: str, ended_unix_ns: int
+) -> tuple[list[dict[str, Any]], str]:
+    """A cut-short run's figures and record, in the same record format `wattfleet bench` writes.
+
+    `run` is the journal's StoredRun and `queries` its StoredQuery rows; figures come from the measured
+    queries through metrics.summarize, with the profile's SLOs for goodput.
+    """
+    from wattfleet.agent.workloads.record import RunRecord
+
+    requests, _slo = _timings(queries, run.profile_dict)
+    figures, window = partial_figures(queries, run.profile_dict)
     record = RunRecord(
         run_id=run.run_id,
         state="interrupted",
-        profile=profile,
+        profile=run.profile_dict,
         environment=dict(run.environment),
-        window=window,
+        window={**window, "ended_by": "interrupted"},
         requests=requests,
         figures=figures,
         error=error,

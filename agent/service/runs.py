@@ -209,7 +209,18 @@ class RunManager:
         if run is not None:
             if run.summary is not None:
                 return run.summary
-            return live_summary(run, self.host_id)
+            summary = live_summary(run, self.host_id)
+            # Figures so far, from what the journal holds (marked low confidence: the run is not done).
+            queries = await self._in_io(self.journal.queries, run_id)
+            figures, _window = await self._in_io(engine.partial_figures, queries, run.prepared.profile_dict)
+            return wire.RunSummary(
+                **{
+                    **summary.__dict__,
+                    "figures": tuple(
+                        wire.Figure.from_dict({**f, "low_confidence": True}) for f in figures if is_figure(f)
+                    ),
+                }
+            )
         return summary_from_journal(await self._stored(run_id), self._record_limit, with_record=True)
 
     async def list_runs(self, limit: int) -> list[wire.RunSummary]:

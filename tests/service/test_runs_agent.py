@@ -215,6 +215,15 @@ async def test_the_watcher_limit_is_enforced(agent: RunningAgent) -> None:
         try:
             for s in streams:
                 await s.__anext__()
+            live = await c.get_run(handle.run_id)  # while it runs: figures so far, marked low confidence
+            for _ in range(100):
+                if live.figures:
+                    break
+                await asyncio.sleep(0.05)
+                live = await c.get_run(handle.run_id)
+            assert live.state in ("warmup", "measuring") and live.record_json == ""
+            assert {"ttft_p50", "tpot_p50"} <= {f.name for f in live.figures}
+            assert all(f.low_confidence for f in live.figures)
             with pytest.raises(AgentError) as err:
                 await _events(c, handle.run_id)
             assert err.value.code == "RESOURCE_EXHAUSTED" and "--max-watchers" in err.value.message
