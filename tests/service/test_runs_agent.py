@@ -27,7 +27,18 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAgent]:
     models.mkdir()
     (models / "inside.onnx").write_bytes(b"not a model")
     os.symlink("/etc/hostname", models / "escape.onnx")
-    a = start_agent(work, host_id="runs-agent", extra=("--model-dir", str(models), "--max-watchers", "6"))
+    profiles = work / "profiles"
+    profiles.mkdir()
+    (profiles / "site-smoke.toml").write_text(
+        'name = "site-smoke"\ndescription = "this site\'s own check"\n[model]\nbuiltin = "decoder-tiny"\n'
+        "[load]\nprompt_tokens = 4\noutput_tokens = 3\nmin_duration_s = 0.1\nmin_queries = 3\nwarmup_queries = 0\n"
+    )
+    (profiles / "broken.toml").write_text("this is not toml = = =")
+    a = start_agent(
+        work,
+        host_id="runs-agent",
+        extra=("--model-dir", str(models), "--profile-dir", str(profiles), "--max-watchers", "6"),
+    )
     try:
         yield a
     finally:
@@ -347,3 +358,17 @@ async def test_an_agent_that_does_not_queue_refuses_a_second_run_on_a_busy_devic
             assert (await _events(c, second.run_id))[-1].body.state == "completed"  # type: ignore[union-attr]
     finally:
         a.stop()
+
+
+async def test_profiles_list_builtins_and_the_agents_own_and_run_by_name(agent: RunningAgent) -> None:
+    async with AgentClient(agent.target, token=agent.token) as c:
+        profiles = {p.name: p for p in await c.list_profiles()}
+        assert {"smoke", "site-smoke"} <= profiles.keys() and "broken" not in profiles
+        assert profiles["site-smoke"].description == "this site's own check"
+        assert profiles["smoke"].scenario == "single-stream" and 'name = "smoke"' in profiles["smoke"].toml
+        handle = await c.start_run(wire.RunSpec(profile="site-smoke"))
+        summary = (await _events(c, handle.run_id))[-1].body
+        assert isinstance(summary, wire.RunSummary) and summary.state == "completed" and summary.profile == "site-smoke"
+        with pytest.raises(AgentError) as err:
+            await c.start_run(wire.RunSpec(profile="broken"))
+        assert err.value.code == "INVALID_ARGUMENT" and "broken.toml" in err.value.message
