@@ -91,7 +91,7 @@ def _fill(record: RunRecord, profile: Profile, load: LoadConfig, scenario: str, 
     if window.ended_by in ("cancelled", "failed"):  # a cap is judged by the minimums above
         record.validity["reasons"].append(f"run ended by {window.ended_by}")
         record.validity["valid"] = False
-    if sampler is not None:
+    if sampler is not None and window.t1_ns > window.t0_ns:  # a run cancelled before measuring has no window
         _add_energy(record, sampler, window)
 
 

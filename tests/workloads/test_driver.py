@@ -136,3 +136,26 @@ def test_energy_from_a_real_sampler_over_the_measured_window(tmp_path: Path, cac
     assert abs(energy["j_per_token"]["value"] - energy["energy_j"]["value"] / tokens) < 1e-12
     assert record.energy is not None and "low_confidence" in record.energy["gpu-board:0"]
     assert all(not f["domain"] for f in record.figures if f["name"].startswith(("ttft", "tpot", "tokens_per_s")))
+
+
+class _CancelInWarmup(Watcher):
+    def on_phase(self, state: str, detail: str = "") -> None:
+        super().on_phase(state, detail)
+        if state == "warmup" and self.cancel is not None:
+            self.cancel.set()
+
+
+def test_cancel_before_the_measured_window_with_a_sampler_is_cancelled_not_failed(cache: Path) -> None:
+    from wattfleet.agent.telemetry import Sampler, build_sources
+
+    sources, _ = build_sources(("estimated",))
+    sampler = Sampler(sources, rate_hz=20.0).start()
+    cancel = threading.Event()
+    w = _CancelInWarmup(cancel=cancel)
+    try:
+        record = run_profile(_profile(min_duration_s=30.0, min_queries=1000), cache_dir=cache, observer=w,
+                             cancel=cancel, sampler=sampler)
+    finally:
+        sampler.stop()
+    assert record.state == "cancelled", record.error
+    assert not any(f["domain"] for f in record.figures)  # no window, so no energy figures
