@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import grpc
 
@@ -26,6 +26,7 @@ from wattfleet.core import __version__, wire
 from wattfleet.core.errors import WattfleetError
 
 log = logging.getLogger("wattfleet.agent")
+T = TypeVar("T")
 
 
 class RunServices:
@@ -94,6 +95,15 @@ async def _abort(context: grpc.aio.ServicerContext, exc: RpcError) -> None:
     await context.abort(code, str(exc))
 
 
+async def _answer(context: grpc.aio.ServicerContext, call: Callable[[], Awaitable[T]]) -> T:
+    """Await a manager call; an RpcError becomes the gRPC status it names (abort raises)."""
+    try:
+        return await call()
+    except RpcError as exc:
+        await _abort(context, exc)
+        raise  # not reached: abort raises
+
+
 class RunRpcs:
     runs: RunServices
 
@@ -102,31 +112,20 @@ class RunRpcs:
         return wire.list_profiles_response(profiles)
 
     async def StartRun(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        try:
-            handle = await self.runs.manager.start_run(wire.RunSpec.from_proto(request))
-        except RpcError as exc:
-            await _abort(context, exc)
+        spec = wire.RunSpec.from_proto(request)
+        handle = await _answer(context, lambda: self.runs.manager.start_run(spec))
         return handle.to_proto()
 
     async def CancelRun(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        try:
-            handle = await self.runs.manager.cancel_run(wire.run_id_of(request))
-        except RpcError as exc:
-            await _abort(context, exc)
+        handle = await _answer(context, lambda: self.runs.manager.cancel_run(wire.run_id_of(request)))
         return handle.to_proto()
 
     async def GetRun(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        try:
-            summary = await self.runs.manager.get_run(wire.run_id_of(request))
-        except RpcError as exc:
-            await _abort(context, exc)
+        summary = await _answer(context, lambda: self.runs.manager.get_run(wire.run_id_of(request)))
         return summary.to_proto()
 
     async def ListRuns(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        try:
-            runs = await self.runs.manager.list_runs(wire.list_limit_of(request))
-        except RpcError as exc:
-            await _abort(context, exc)
+        runs = await _answer(context, lambda: self.runs.manager.list_runs(wire.list_limit_of(request)))
         return wire.list_runs_response(runs)
 
     async def WatchRun(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:

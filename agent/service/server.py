@@ -86,6 +86,7 @@ async def serve(config: AgentConfig, stop: asyncio.Event | None = None) -> int:
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
     host_id = config.host_id or default_host_id()
+    config = replace(config, host_id=host_id)  # one resolved id for GetInfo, runs and the advertisement
     if config.insecure:
         token, token_path = "", None
         _say("WARNING: --insecure: anyone who can reach this port can run workloads on this host.")
