@@ -179,3 +179,6 @@ def print_info(endpoint: AgentEndpoint, info: dict[str, Any], out: TextIO) -> No
         out.write(f"  device {d['kind']}{d['index']}: {d['name']}\n")
     providers = [f"{p['name']}{'' if p['works'] else ' (fails)'}" for p in info["execution_providers"]]
     out.write(f"  execution providers: {', '.join(providers) or 'none probed'}\n")
+    power = [f"{s['name']} ({', '.join(s['domains'])})" for s in info["power_sources"] if s["available"]]
+    absent = [s["name"] for s in info["power_sources"] if not s["available"]]
+    out.write(f"  power sources: {', '.join(power) or 'none'}{'; not found: ' + ', '.join(absent) if absent else ''}\n")
