@@ -6,6 +6,7 @@ Builds the real wheel and installs it into fresh virtual environments from the p
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import venv
@@ -29,8 +30,11 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
-def _venv_with(tmp: Path, requirement: str) -> Path:
-    venv.create(tmp, with_pip=True)
+def _venv_with(tmp: Path, requirement: str, python: str | None = None) -> Path:
+    if python is None:
+        venv.create(tmp, with_pip=True)
+    else:
+        subprocess.run([python, "-m", "venv", str(tmp)], check=True)
     py = tmp / "bin" / "python"
     result = subprocess.run([str(py), "-m", "pip", "install", "-q", requirement], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -52,10 +56,37 @@ def test_wheel_installs_only_under_the_wattfleet_namespace(wheel: Path) -> None:
     assert any(n.startswith("wattfleet/profiles/") and n.endswith(".toml") for n in names), "profiles not packaged"
 
 
+# JetPack 6 ships Python 3.10: the agent is installed with it where this machine has it.
+def _find_python_310() -> str | None:
+    candidates = [shutil.which("python3.10"), *map(str, Path.home().glob(".pyenv/versions/3.10*/bin/python3.10"))]
+    for candidate in filter(None, candidates):
+        if subprocess.run([candidate, "-c", "import venv"], capture_output=True).returncode == 0:
+            return candidate
+    return None
+
+
+PYTHON_310 = _find_python_310()
+
+AGENT_MODULES = """
+import importlib, pkgutil, sys
+import wattfleet.agent, wattfleet.core
+names = [m.name for pkg in (wattfleet.agent, wattfleet.core)
+         for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + ".")]
+for name in names:
+    importlib.import_module(name)
+print(sys.version_info[:2], len(names))
+"""
+
+
 def test_agent_extra_runs_without_textual(wheel: Path, tmp_path: Path) -> None:
-    py = _venv_with(tmp_path / "agent-env", f"{wheel}[agent]")
+    py = _venv_with(tmp_path / "agent-env", f"{wheel}[agent]", PYTHON_310)
     assert not _imports(py, "textual")
     assert _imports(py, "onnxruntime")
+    # Every agent and core module imports (without Textual, and on 3.10 where the machine has it).
+    result = subprocess.run([str(py), "-c", AGENT_MODULES], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    if PYTHON_310:
+        assert result.stdout.startswith("(3, 10)"), result.stdout
     result = subprocess.run([str(tmp_path / "agent-env" / "bin" / "wattfleet"), "agent", "--help"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
