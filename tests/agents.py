@@ -48,8 +48,8 @@ class RunningAgent:
         self.process.wait(timeout=20)
 
 
-def agent_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "wattfleet.core.cli", "agent", *args]
+def agent_command(*args: str, python: str | None = None) -> list[str]:
+    return [python or sys.executable, "-m", "wattfleet.core.cli", "agent", *args]
 
 
 def start_agent(
@@ -66,6 +66,7 @@ def start_agent(
     wrapper: tuple[str, ...] = (),
     listen: str = "127.0.0.1",
     port: int = 0,
+    python: str | None = None,
 ) -> RunningAgent:
     """Start `wattfleet agent` and wait until it is SERVING. `wrapper` prefixes the command
     (e.g. `ip netns exec NS`)."""
@@ -88,7 +89,7 @@ def start_agent(
     log_path = data_dir / "agent.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [*wrapper, *agent_command(*args)],
+            [*wrapper, *agent_command(*args, python=python)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},

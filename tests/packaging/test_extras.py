@@ -6,6 +6,7 @@ Builds the real wheel and installs it into fresh virtual environments from the p
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from agents import start_agent
+
+from wattfleet.core.client import AgentClient
+from wattfleet.core.wire import AgentInfo
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -91,6 +96,19 @@ def test_agent_extra_runs_without_textual(wheel: Path, tmp_path: Path) -> None:
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "--token-file" in result.stdout
+    # And it serves: a real agent from this install, advertised on loopback, answers GetInfo.
+    agent = start_agent(tmp_path, host_id="wheel-agent", advertise=True, python=str(py))
+    try:
+        info = asyncio.run(_get_info(agent.target, agent.token))
+        assert info.host_id == "wheel-agent"
+        assert info.python.startswith("3.10") if PYTHON_310 else info.python
+    finally:
+        assert agent.stop() == 0
+
+
+async def _get_info(target: str, token: str) -> AgentInfo:
+    async with AgentClient(target, token=token) as client:
+        return await client.get_info()
 
 
 def test_console_extra_runs_without_onnxruntime(wheel: Path, tmp_path: Path) -> None:
