@@ -27,6 +27,7 @@ class EstimatedSource(Source):
         self.tdp_w, self.idle_w = tdp_w, idle_w
         self._r = reader or SysfsReader(root)
         self._stat = self._r.path("proc/stat")
+        self._stat_file = self._r.keep(self._stat)
         if self._read_times() is None:
             raise SourceUnavailable(f"absent: {self._stat} is unreadable, so CPU utilisation is unknown")
         self._prev: tuple[int, int] | None = None
@@ -37,7 +38,10 @@ class EstimatedSource(Source):
     def _read_times(self) -> tuple[int, int] | None:
         """(busy, total) jiffies of the aggregate cpu line."""
         try:
-            line = self._r.read_text(self._stat).splitlines()[0].split()
+            data = self._stat_file.read_bytes()
+            if data is None:
+                return None
+            line = data.decode("ascii", errors="replace").splitlines()[0].split()
             vals = [int(v) for v in line[1:9]]
         except (OSError, ValueError, IndexError):
             return None
@@ -46,6 +50,9 @@ class EstimatedSource(Source):
         idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
         total = sum(vals)
         return total - idle, total
+
+    def close(self) -> None:
+        self._stat_file.close()
 
     def read(self, t_ns: int) -> list[Reading]:
         if t_ns < self._next_ns:

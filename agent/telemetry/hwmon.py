@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wattfleet.agent.telemetry.source import Source, SourceUnavailable
-from wattfleet.agent.telemetry.sysfs import EnergyCounter, SysfsReader
+from wattfleet.agent.telemetry.sysfs import EnergyCounter, KeptFile, SysfsReader
 from wattfleet.agent.telemetry.types import Reading
 
 HWMON = "sys/class/hwmon"
@@ -23,8 +23,8 @@ _CHANNEL = re.compile(r"^(power|energy)(\d+)_(input|average)$")
 @dataclass
 class _Channel:
     domain: str
-    power: Path | None  # µW
-    energy: Path | None  # µJ, cumulative
+    power: KeptFile | None  # µW
+    energy: KeptFile | None  # µJ, cumulative
     counter: EnergyCounter
 
 
@@ -65,8 +65,11 @@ class HwmonSource(Source):
             for idx, files in sorted(found.items()):
                 label = (self._r.try_text(chip_dir / f"power{idx}_label")
                          or self._r.try_text(chip_dir / f"energy{idx}_label") or f"ch{idx}")
-                self._channels.append(_Channel(f"hwmon:{tag}:{label}", files.get("power"),
-                                               files.get("energy"), EnergyCounter(1e-6)))
+                power, energy = files.get("power"), files.get("energy")
+                self._channels.append(_Channel(f"hwmon:{tag}:{label}",
+                                               None if power is None else self._r.keep(power),
+                                               None if energy is None else self._r.keep(energy),
+                                               EnergyCounter(1e-6)))
         if not self._channels:
             raise SourceUnavailable(f"absent: no hwmon chip under {base} has power or energy inputs")
         self.domains = tuple(c.domain for c in self._channels)
@@ -79,12 +82,18 @@ class HwmonSource(Source):
             energy_j: float | None = None
             ok = True
             if c.energy is not None:
-                energy_j, derived = c.counter.update(self._r.try_int(c.energy), t_ns)
+                energy_j, derived = c.counter.update(c.energy.read_int(), t_ns)
                 ok = energy_j is not None
                 power_w = derived
             if ok and c.power is not None:
-                raw = self._r.try_int(c.power)
+                raw = c.power.read_int()
                 ok = raw is not None and raw >= 0
                 power_w = raw / 1e6 if ok and raw is not None else None
             out.append(Reading(c.domain, power_w, energy_j) if ok else Reading(c.domain, None, None, True))
         return out
+
+    def close(self) -> None:
+        for c in self._channels:
+            for f in (c.power, c.energy):
+                if f is not None:
+                    f.close()

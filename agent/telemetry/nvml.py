@@ -33,6 +33,9 @@ _REASONS = (
     ("display_clocks", "DisplayClockSetting"),
 )
 _VALUE_FIELDS = {0: "dVal", 1: "uiVal", 2: "ulVal", 3: "ullVal", 4: "sllVal", 5: "siVal", 6: "usVal"}
+# pynvml's structs override __getattribute__ in Python (to decode bytes fields); the numeric fields of a
+# field value read the same through the plain C descriptor, at a fraction of the cost each tick.
+_get = object.__getattribute__
 
 
 class _Lost(Exception):
@@ -52,6 +55,17 @@ class _Gpu:
     ids: list[Any] = field(default_factory=list)  # the field ids read each tick, in order
     lost: bool = False
     unsupported: set[str] = field(default_factory=set)
+    board_d: str = ""
+    module_d: str = ""
+    missing: tuple[Reading, ...] = ()  # a missing Reading for each of its domains, made once
+
+    def __post_init__(self) -> None:
+        self.board_d, self.module_d = f"gpu-board:{self.index}", f"gpu-module:{self.index}"
+
+    def settle(self) -> None:
+        """After probing: the missing readings of the domains this GPU reports."""
+        mine = ([self.board_d] if self.has_power else []) + ([self.module_d] if self.module else [])
+        self.missing = tuple(Reading(d, None, None, True) for d in mine)
 
 
 def load_pynvml() -> Any:
@@ -75,6 +89,7 @@ class NvmlSource(Source):
         # Constants looked up once: the sampler thread pays for every attribute lookup, 20 times a second.
         self._ok, self._lost = nv.NVML_SUCCESS, nv.NVML_ERROR_GPU_IS_LOST
         self._unsupported_codes = (nv.NVML_ERROR_NOT_SUPPORTED, nv.NVML_ERROR_FUNCTION_NOT_FOUND)
+        self._reasons = reason_masks(nv)
         try:
             nv.nvmlInit()
         except nv.NVMLError as exc:
@@ -127,12 +142,13 @@ class NvmlSource(Source):
         if values is None:
             return [None] * len(ids)
         out: list[float | None] = []
+        ok, lost, get = self._ok, self._lost, _get
         for v in values:
-            ret = v.nvmlReturn
-            if ret == self._lost:
+            ret = get(v, "nvmlReturn")
+            if ret == lost:
                 raise _Lost()
-            attr = _VALUE_FIELDS.get(int(v.valueType)) if ret == self._ok else None
-            out.append(float(getattr(v.value, attr)) if attr else None)
+            attr = _VALUE_FIELDS.get(int(get(v, "valueType"))) if ret == ok else None
+            out.append(float(getattr(get(v, "value"), attr)) if attr else None)
         return out
 
     def _probe(self, i: int) -> _Gpu:
@@ -149,24 +165,25 @@ class NvmlSource(Source):
                 g.counter = EnergyCounter(1e-3, max_power_w=20_000.0)
                 (energy,) = self._fields(g, [nv.NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION])
                 g.energy_field = energy is not None
+            # Every id as (id, scope): pynvml sets a bare id only after catching a TypeError, per field
+            # and per call; scope 0 is what a bare id leaves in the zeroed struct (the GPU scope).
             if g.instant:
-                g.ids.append(nv.NVML_FI_DEV_POWER_INSTANT)
+                g.ids.append((nv.NVML_FI_DEV_POWER_INSTANT, nv.NVML_POWER_SCOPE_GPU))
             if g.module:
                 g.ids.append((nv.NVML_FI_DEV_POWER_INSTANT, nv.NVML_POWER_SCOPE_MODULE))
             if g.energy_field:
-                g.ids.append(nv.NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION)
+                g.ids.append((nv.NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION, 0))
         except _Lost:
             g.lost = True
+        g.settle()
         return g
 
     # -- reads ---------------------------------------------------------------------------------
     def read(self, t_ns: int) -> list[Reading]:
         out: list[Reading] = []
         for g in self._gpus:
-            board_d, module_d = f"gpu-board:{g.index}", f"gpu-module:{g.index}"
-            mine = ([board_d] if g.has_power else []) + ([module_d] if g.module else [])
             if g.lost:
-                out.extend(Reading(d, None, None, True) for d in mine)
+                out.extend(g.missing)
                 continue
             try:
                 vals = self._fields(g, g.ids) if g.ids else []
@@ -184,15 +201,13 @@ class NvmlSource(Source):
             except _Lost:
                 g.lost = True
                 log.error("gpu:%d (%s) is lost (NVML_ERROR_GPU_IS_LOST); its readings are missing", g.index, g.name)
-                out.extend(Reading(d, None, None, True) for d in mine)
+                out.extend(g.missing)
                 continue
             if g.has_power:
-                ok = board_mw is not None and counter_ok
-                out.append(Reading(board_d, board_mw / 1e3, energy_j) if ok and board_mw is not None
-                           else Reading(board_d, None, None, True))
+                out.append(Reading(g.board_d, board_mw / 1e3, energy_j) if counter_ok and board_mw is not None
+                           else g.missing[0])
             if g.module:
-                out.append(Reading(module_d, module_mw / 1e3) if module_mw is not None
-                           else Reading(module_d, None, None, True))
+                out.append(Reading(g.module_d, module_mw / 1e3) if module_mw is not None else g.missing[-1])
         return out
 
     def read_devices(self, t_ns: int) -> list[DeviceSample]:
@@ -224,7 +239,7 @@ class NvmlSource(Source):
                 sm_clock_mhz=None if sm is None else float(sm),
                 mem_clock_mhz=None if memclk is None else float(memclk),
                 power_limit_w=None if limit is None else limit / 1e3,
-                throttle_reasons=() if reasons is None else reason_names(nv, int(reasons)),
+                throttle_reasons=() if reasons is None else reason_names(nv, int(reasons), self._reasons),
             ))
         return out
 
@@ -265,16 +280,21 @@ class NvmlSource(Source):
             log.warning("nvmlShutdown failed: %s", exc)
 
 
-def reason_names(nv: Any, bits: int) -> tuple[str, ...]:
-    """Names of the clock event (throttle) reasons set in `bits`."""
-    out: list[str] = []
+def reason_masks(nv: Any) -> tuple[tuple[str, int], ...]:
+    """(name, bit mask) of each clock event (throttle) reason this NVML module defines."""
+    out: list[tuple[str, int]] = []
     for name, suffix in _REASONS:
         mask = getattr(nv, f"nvmlClocksEventReason{suffix}", None)
         if mask is None:
             mask = getattr(nv, f"nvmlClocksThrottleReason{suffix}", None)
-        if mask is not None and bits & int(mask):
-            out.append(name)
+        if mask is not None:
+            out.append((name, int(mask)))
     return tuple(out)
+
+
+def reason_names(nv: Any, bits: int, masks: tuple[tuple[str, int], ...] | None = None) -> tuple[str, ...]:
+    """Names of the clock event (throttle) reasons set in `bits` (`masks` from reason_masks(nv), if kept)."""
+    return tuple(name for name, mask in (reason_masks(nv) if masks is None else masks) if bits & mask)
 
 
 def _init_failure(nv: Any, exc: Any) -> str:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from wattfleet.agent.telemetry.source import Source, SourceUnavailable
-from wattfleet.agent.telemetry.sysfs import EnergyCounter, SysfsReader
+from wattfleet.agent.telemetry.sysfs import EnergyCounter, KeptFile, SysfsReader
 from wattfleet.agent.telemetry.types import Reading
 
 POWERCAP = "sys/class/powercap"
@@ -15,7 +14,7 @@ POWERCAP = "sys/class/powercap"
 
 @dataclass
 class _Zone:
-    path: Path
+    file: KeptFile  # energy_uj
     domain: str
     counter: EnergyCounter
 
@@ -61,26 +60,32 @@ class RaplSource(Source):
                 raise SourceUnavailable(f"unreadable: {energy}: {exc}") from None
             max_range = self._r.try_int(d / "max_energy_range_uj")
             counter = EnergyCounter(1e-6, max_range=max_range or None)
-            self._zones.append(_Zone(energy, domain, counter))
+            self._zones.append(_Zone(self._r.keep(energy), domain, counter))
         if not self._zones:
             raise SourceUnavailable(f"absent: RAPL zones under {base} have no package or dram zone")
         self.domains = tuple(dict.fromkeys(z.domain for z in self._zones))
+        self._groups = [(d, [z for z in self._zones if z.domain == d]) for d in self.domains]
         sockets = sum(1 for z in self._zones if z.domain == "cpu-package")
         self.detail = (f"powercap energy_uj counters ({sockets} package zone(s) summed), "
                        "wrap-corrected at max_energy_range_uj")
 
     def read(self, t_ns: int) -> list[Reading]:
-        power: dict[str, float | None] = {d: 0.0 for d in self.domains}
-        energy: dict[str, float | None] = {d: 0.0 for d in self.domains}
-        missing: set[str] = set()
+        # Zones come grouped by domain in self._groups: no dicts or sets built per tick.
+        out: list[Reading] = []
+        for domain, zones in self._groups:
+            power: float | None = 0.0
+            energy = 0.0
+            ok = True
+            for z in zones:
+                e, p = z.counter.update(z.file.read_int(), t_ns)
+                if e is None:
+                    ok = False  # the other zones are still read: their counters must stay current
+                    continue
+                energy += e
+                power = None if power is None or p is None else power + p
+            out.append(Reading(domain, power, energy) if ok else Reading(domain, None, None, True))
+        return out
+
+    def close(self) -> None:
         for z in self._zones:
-            e, p = z.counter.update(self._r.try_int(z.path), t_ns)
-            if e is None:
-                missing.add(z.domain)
-                continue
-            prev_e = energy[z.domain]
-            energy[z.domain] = None if prev_e is None else prev_e + e
-            prev_p = power[z.domain]
-            power[z.domain] = None if prev_p is None or p is None else prev_p + p
-        return [Reading(d, None, None, True) if d in missing else Reading(d, power[d], energy[d])
-                for d in self.domains]
+            z.file.close()

@@ -39,6 +39,7 @@ class DomainSeries:
         self.m = bytearray()
         self.start = 0
         self.size = 0
+        self._last_t = -(2**63)  # the newest reading's time: append's check without ring arithmetic
 
     @property
     def last_t_ns(self) -> int | None:
@@ -50,9 +51,10 @@ class DomainSeries:
 
     def append(self, t_ns: int, power_w: float | None, energy_j: float | None, missing: bool) -> bool:
         """Add a reading; one not newer than the last is refused (returns False)."""
-        size, cap = self.size, self.capacity
-        if size and t_ns <= self.t[(self.start + size - 1) % cap]:
+        if t_ns <= self._last_t:
             return False
+        self._last_t = t_ns
+        size, cap = self.size, self.capacity
         p = math.nan if power_w is None else power_w
         e = math.nan if energy_j is None else energy_j
         if size < cap:  # still growing: start is 0, the next slot is the end
