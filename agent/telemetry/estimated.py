@@ -41,7 +41,8 @@ class EstimatedSource(Source):
             data = self._stat_file.read_bytes()
             if data is None:
                 return None
-            line = data.decode("ascii", errors="replace").splitlines()[0].split()
+            # Only the first line: /proc/stat goes on with every IRQ's count (kilobytes on a server).
+            line = data.split(b"\n", 1)[0].decode("ascii", errors="replace").split()
             vals = [int(v) for v in line[1:9]]
         except (OSError, ValueError, IndexError):
             return None

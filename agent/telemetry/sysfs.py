@@ -166,8 +166,11 @@ class KeptFile:
         if fd >= 0:
             os.close(fd)
 
-    def __del__(self) -> None:
-        self.close()
+    def __del__(self, _close: Callable[[int], None] = os.close) -> None:
+        # os.close bound at definition: still there when the interpreter tears modules down at exit.
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            _close(fd)
 
 
 def _open_ro(path: Path) -> int:

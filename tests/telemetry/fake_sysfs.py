@@ -69,7 +69,7 @@ class DenyingReader(SysfsReader):
         super().__init__(root)
         self.deny = deny
 
-    def read_bytes(self, path: Path) -> bytes:
+    def open_fd(self, path: Path) -> int:  # both one-off reads and kept files open through here
         if path.name == self.deny:
             raise PermissionError(13, "Permission denied", str(path))
-        return super().read_bytes(path)
+        return super().open_fd(path)

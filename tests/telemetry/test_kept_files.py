@@ -152,3 +152,12 @@ def test_rapl_counter_file_replaced_by_a_new_one_is_followed(tmp_path: Path) -> 
     assert readings["cpu-package"].power_w == pytest.approx(10.0)
     assert readings["cpu-package"].energy_j == pytest.approx(20.0)
     src.close()
+
+
+def test_a_kept_file_denied_by_the_reader_is_missing(tmp_path: Path) -> None:
+    from .fake_sysfs import DenyingReader
+
+    f = tmp_path / "energy_uj"
+    f.write_text("5\n")
+    assert DenyingReader(tmp_path, "energy_uj").keep(f).read_int() is None
+    assert DenyingReader(tmp_path, "other").keep(f).read_int() == 5
