@@ -28,14 +28,17 @@ class _TimeView:
 class DomainSeries:
     """Fixed-capacity ring of (t_ns, power_w, energy_j, missing) for one domain; oldest overwritten."""
 
+    __slots__ = ("_last_t", "capacity", "m", "pe", "size", "start", "t")
+
     def __init__(self, capacity: int) -> None:
         if capacity < 2:
             raise ValueError(f"series capacity must be at least 2, got {capacity}")
         self.capacity = capacity
         # Grown by append until full (memory follows the history actually kept), then overwritten.
+        # power_w and energy_j side by side in one array: a reading touches three places in memory, not
+        # four (the sampler wakes with cold caches and TLB, where each place costs).
         self.t = array("q")
-        self.p = array("d")
-        self.e = array("d")
+        self.pe = array("d")
         self.m = bytearray()
         self.start = 0
         self.size = 0
@@ -59,16 +62,17 @@ class DomainSeries:
         e = math.nan if energy_j is None else energy_j
         if size < cap:  # still growing: start is 0, the next slot is the end
             self.t.append(t_ns)
-            self.p.append(p)
-            self.e.append(e)
+            pe = self.pe
+            pe.append(p)
+            pe.append(e)
             self.m.append(1 if missing else 0)
             self.size = size + 1
             return True
         i = self.start
         self.start = (i + 1) % cap
         self.t[i] = t_ns
-        self.p[i] = p
-        self.e[i] = e
+        self.pe[2 * i] = p
+        self.pe[2 * i + 1] = e
         self.m[i] = 1 if missing else 0
         return True
 
@@ -83,8 +87,9 @@ class DomainSeries:
         ms: list[bool] = []
         for a, b in self._physical(lo, hi):
             ts.extend(self.t[a:b])
-            ps.extend(self.p[a:b])
-            es.extend(self.e[a:b])
+            pe = self.pe[2 * a:2 * b]
+            ps.extend(pe[0::2])
+            es.extend(pe[1::2])
             ms.extend(bool(x) for x in self.m[a:b])
         return ts, ps, es, ms
 

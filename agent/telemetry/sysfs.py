@@ -187,6 +187,7 @@ class EnergyCounter:
     """
 
     REBASE_AFTER = 3
+    __slots__ = ("_prev", "_prev_t", "_refused", "energy_j", "max_power_w", "max_range", "scale_j")
 
     def __init__(self, scale_j: float, max_range: int | None = None, max_power_w: float = 5000.0) -> None:
         self.scale_j = scale_j
