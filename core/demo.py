@@ -19,6 +19,7 @@ from wattfleet.core.cli import ArgumentParser
 from wattfleet.core.errors import WattfleetError
 
 LOOPBACK = "127.0.0.1"
+DEMO_MIN_DURATION_S = 1.5
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,7 +77,9 @@ async def _discover_and_show(token: str, timeout_s: float, run_profile: str | No
     from wattfleet.tui.fleet.run_cli import Reporter, build_spec, run_on_host, summary_table
 
     _say(f"\nrunning the built-in profile {run_profile!r} on {endpoint.label} through gRPC")
-    result = await run_on_host(endpoint, build_spec(run_profile, {}, {}, ""), token, None, out_dir,
+    # At least 1.5 s measured, so even a 5 Hz estimated power source gives a window worth reporting.
+    spec = build_spec(run_profile, {"load.min_duration_s": str(DEMO_MIN_DURATION_S)}, {"via": "demo"}, "")
+    result = await run_on_host(endpoint, spec, token, None, out_dir,
                                Reporter(sys.stdout), {})
     _say("\n" + summary_table([result]))
     return 0 if result.ok else 1
