@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from wattfleet.core.localagent import wait_ready
+
 RESULTS = Path(__file__).resolve().parent / "results"
 TOKENS_PER_REQUEST = 64
 
@@ -94,12 +96,8 @@ def start_agent(work: Path) -> tuple[subprocess.Popen[bytes], str]:
            "--no-advertise", "--no-probe", "--data-dir", str(work), "--ready-file", str(ready),
            "--power-source", "estimated:tdp_w=65"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(work / "agent.log", "wb"))
-    deadline = time.monotonic() + 60
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError((work / "agent.log").read_text())
-        time.sleep(0.05)
-    return proc, f"127.0.0.1:{json.loads(ready.read_text())['port']}"
+    info = wait_ready(proc, ready, timeout_s=60, log=work / "agent.log")
+    return proc, f"127.0.0.1:{info['port']}"
 
 
 def spec(tokens: int, rate: float) -> Any:

@@ -23,9 +23,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
+
+from wattfleet.core.localagent import wait_ready
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -54,12 +55,8 @@ def start_agent(work: Path) -> tuple[subprocess.Popen[bytes], str]:
         str(ready),
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(work / "agent.log", "wb"))
-    deadline = time.monotonic() + 60
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError((work / "agent.log").read_text())
-        time.sleep(0.05)
-    return proc, f"127.0.0.1:{json.loads(ready.read_text())['port']}"
+    info = wait_ready(proc, ready, timeout_s=60, log=work / "agent.log")
+    return proc, f"127.0.0.1:{info['port']}"
 
 
 def local_trial(profile: Any) -> dict[str, float]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import subprocess
 import sys
 import tempfile
@@ -16,7 +15,7 @@ import time
 from pathlib import Path
 
 from wattfleet.core.cli import ArgumentParser
-from wattfleet.core.errors import WattfleetError
+from wattfleet.core.localagent import wait_ready
 
 LOOPBACK = "127.0.0.1"
 DEMO_MIN_DURATION_S = 1.5
@@ -51,15 +50,7 @@ def _start_agent(data_dir: Path) -> tuple[subprocess.Popen[bytes], dict[str, obj
          "--ready-file", str(ready)],
         stdout=log, stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 120
-    while not ready.exists():
-        if proc.poll() is not None:
-            raise WattfleetError(f"the agent exited with {proc.returncode}; see {data_dir / 'agent.log'}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise WattfleetError(f"the agent did not start within 120 s; see {data_dir / 'agent.log'}")
-        time.sleep(0.05)
-    return proc, json.loads(ready.read_text())
+    return proc, wait_ready(proc, ready, timeout_s=120, log=data_dir / "agent.log")
 
 
 async def _discover_and_show(token: str, timeout_s: float, run_profile: str | None, out_dir: Path) -> int:

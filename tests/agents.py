@@ -6,14 +6,18 @@ file (written once it is SERVING) and gives back the port and token.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from wattfleet.core.errors import WattfleetError
+from wattfleet.core.localagent import wait_ready
 
 START_TIMEOUT_S = 60.0
 
@@ -94,14 +98,20 @@ def start_agent(
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
         )
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not ready.exists():
-        if proc.poll() is not None:
-            raise RuntimeError(f"agent {host_id} exited with {proc.returncode}:\n{log_path.read_text()}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"agent {host_id} not ready after {START_TIMEOUT_S} s:\n{log_path.read_text()}")
-        time.sleep(0.05)
-    info = json.loads(ready.read_text())
+    try:
+        info = wait_ready(proc, ready, timeout_s=START_TIMEOUT_S, log=log_path)
+    except WattfleetError as exc:
+        raise RuntimeError(f"agent {host_id}: {exc}") from exc
     token = "" if insecure else Path(info["token_file"]).read_text().strip()
     return RunningAgent(host_id, int(info["port"]), token, data_dir, proc, log_path, args)
+
+
+def scrape_metrics(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """Prometheus samples by name from an agent's /metrics on loopback."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
+        text = reply.read().decode()
+    out: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
+    return out

@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import urllib.request
-
-from prometheus_client.parser import text_string_to_metric_families
+from agents import scrape_metrics
 
 from wattfleet.agent.service.exporter import Exporter, MetricsState
-
-
-def _scrape(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
-        text = reply.read().decode()
-    out: dict[str, list[tuple[dict[str, str], float]]] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            out.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
-    return out
 
 
 def test_metrics_endpoint_reports_power_state_and_last_run() -> None:
@@ -27,7 +15,7 @@ def test_metrics_endpoint_reports_power_state_and_last_run() -> None:
         state.set_power("rapl", "cpu-package", 31.5, 1234.0)
         state.set_power("estimated", "estimated", 12.0, None)
         state.set_run_state("measuring", "r-1", queued=2)
-        got = _scrape(port)
+        got = scrape_metrics(port)
         assert got["wattfleet_agent_info"] == [
             ({"host_id": "edge-7", "version": "0.1.0", "site": "lab-2", "rack_id": "r1"}, 1.0)
         ]
@@ -46,7 +34,7 @@ def test_metrics_endpoint_reports_power_state_and_last_run() -> None:
             {"name": "tokens_per_s", "value": 410.0, "unit": "tok/s"},
         ])
         state.set_run_state("idle")
-        got = _scrape(port)
+        got = scrape_metrics(port)
         (labels, value), = got["wattfleet_last_run_latency_seconds"]
         assert labels["metric"] == "ttft" and labels["quantile"] == "0.99" and value == 0.0125
         assert labels["definition"] == "MLPerf LoadGen" and labels["profile"] == "smoke"

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agents import RunningAgent, start_agent
-from prometheus_client.parser import text_string_to_metric_families
+from agents import RunningAgent, scrape_metrics, start_agent
 
 from wattfleet.core import wire
 from wattfleet.core.client import AgentClient, AgentError
@@ -88,21 +86,11 @@ async def test_telemetry_batches_are_contiguous_resumable_and_carry_the_trace(ag
         assert err.value.code == "INVALID_ARGUMENT" and "interval_s" in err.value.message
 
 
-def _scrape(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
-        text = reply.read().decode()
-    out: dict[str, list[tuple[dict[str, str], float]]] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            out.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
-    return out
-
-
 async def test_metrics_show_power_energy_and_the_last_runs_figures(agent: RunningAgent) -> None:
     port: int = agent.metrics_port  # type: ignore[attr-defined]
     async with AgentClient(agent.target, token=agent.token) as c:
         await asyncio.wait_for(_batches(c, 3), 30)
-        got = await asyncio.to_thread(_scrape, port)
+        got = await asyncio.to_thread(scrape_metrics, port)
         assert ({"host_id": "tele-agent", "version": (await c.get_info()).agent_version, "site": "lab-2"}, 1.0) in (
             got["wattfleet_agent_info"]
         )
@@ -115,7 +103,7 @@ async def test_metrics_show_power_energy_and_the_last_runs_figures(agent: Runnin
         events = [e async for e in c.watch_run(handle.run_id)]
         summary = events[-1].body
         assert isinstance(summary, wire.RunSummary) and summary.state == "completed", summary.error
-        got = await asyncio.to_thread(_scrape, port)
+        got = await asyncio.to_thread(scrape_metrics, port)
         tpj = {lab["domain"]: v for lab, v in got["wattfleet_last_run_tokens_per_joule"]}
         expected = {f.domain: f.value for f in summary.figures if f.name == "tokens_per_j"}
         assert tpj == expected and "gpu-board:0" in tpj
