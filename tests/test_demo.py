@@ -23,7 +23,7 @@ def test_demo_discovers_the_agent_shows_it_and_runs_the_smoke_profile(tmp_path: 
     (record_path,) = (tmp_path / "wattfleet-demo-records").glob("*.json")
     record = json.loads(record_path.read_text())
     assert record["state"] == "completed"
-    assert record["window"]["duration_s"] >= 1.5  # the demo asks for a window long enough to measure energy
+    assert record["window"]["duration_s"] > 1.0  # the demo asks for ~1.5 s (smoke alone measures 0.3 s)
     assert record["environment"]["provider_used"] == "CPUExecutionProvider"
     measured = [r for r in record["requests"] if not r["warmup"]]
     assert measured and all(len(r["token_ns"]) == r["n_out"] for r in measured)
