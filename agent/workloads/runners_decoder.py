@@ -141,14 +141,9 @@ class DecodeLoop:
             feeds.update(zip(self.past_names, past, strict=True))
             results = run(self.output_names, feeds)
             token = results[0][:, -1, :].argmax(axis=-1)
-            t_ns = time.monotonic_ns()
-            out[:, step] = token
-            if on_token is not None:
-                for b in range(batch):
-                    on_token(b, step, t_ns)
             past_len += ids.shape[1]
+            ids = _emit(out, step, token, on_token)
             past = results[1:]
-            ids = token.reshape(batch, 1).astype(np.int64)
         return out.tolist()
 
     def _generate_bound(self, ids: np.ndarray, max_new_tokens: int,
@@ -173,14 +168,9 @@ class DecodeLoop:
             session.run_with_iobinding(binding)
             results = binding.get_outputs()
             token = results[0].numpy()[:, -1, :].argmax(axis=-1)
-            t_ns = time.monotonic_ns()
-            out[:, step] = token
-            if on_token is not None:
-                for b in range(batch):
-                    on_token(b, step, t_ns)
             past_len += ids.shape[1]
+            ids = _emit(out, step, token, on_token)
             past = [results[i] for i in range(1, len(results))]
-            ids = token.reshape(batch, 1).astype(np.int64)
         return out.tolist()
 
     def prefill_logits(self, prompts: Sequence[Sequence[int]]) -> np.ndarray:
@@ -192,3 +182,14 @@ class DecodeLoop:
         feeds.update(dict.fromkeys(self.past_names, empty))
         logits = self._session().run(["logits"], feeds)[0]
         return np.asarray(logits[:, -1, :], dtype=np.float32)
+
+
+def _emit(out: np.ndarray, step: int, token: np.ndarray, on_token: OnToken | None) -> np.ndarray:
+    """Timestamp one decode step's tokens (now, as they reach the host), store them, report each to
+    on_token, and return them as the next step's input_ids."""
+    t_ns = time.monotonic_ns()
+    out[:, step] = token
+    if on_token is not None:
+        for b in range(token.shape[0]):
+            on_token(b, step, t_ns)
+    return token.reshape(-1, 1).astype(np.int64)
