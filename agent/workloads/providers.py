@@ -12,7 +12,7 @@ import numpy as np
 import onnxruntime as ort
 from onnx import TensorProto, helper
 
-from wattfleet.agent.workloads.ort_session import ORT_ERRORS, failure_reason, quiet_native_output
+from wattfleet.agent.workloads.runners.ort_session import ORT_ERRORS, failure_reason, quiet_native_output
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,15 @@ import onnxruntime as ort
 import pytest
 
 from wattfleet.agent.workloads.config import ModelConfig, RuntimeConfig
-from wattfleet.agent.workloads.ort_session import (
+from wattfleet.agent.workloads.providers import probe_providers
+from wattfleet.agent.workloads.runners import open_runner
+from wattfleet.agent.workloads.runners.ort_session import (
     failure_reason,
     provider_chain,
     tensorrt_options,
     trt_cache_key,
     trt_profile_shapes,
 )
-from wattfleet.agent.workloads.providers import probe_providers
-from wattfleet.agent.workloads.runners import open_runner
 from wattfleet.core.errors import UsageError
 
 GPU_PROVIDERS = {"CUDAExecutionProvider", "TensorrtExecutionProvider"}

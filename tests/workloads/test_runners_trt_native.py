@@ -11,8 +11,8 @@ import pytest
 from wattfleet.agent.workloads.config import ModelConfig, RuntimeConfig
 from wattfleet.agent.workloads.models import builtin_model_path
 from wattfleet.agent.workloads.runners import open_runner
-from wattfleet.agent.workloads.runners_base import ResolvedModel
-from wattfleet.agent.workloads.trt_native import engine_path, onnx_input_specs
+from wattfleet.agent.workloads.runners.base import ResolvedModel
+from wattfleet.agent.workloads.runners.trt_native import engine_path, onnx_input_specs
 from wattfleet.core.errors import UsageError
 
 

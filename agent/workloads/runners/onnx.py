@@ -1,4 +1,4 @@
-"""Runners: one object per loaded model that scenarios drive. `open_runner` is the only door in.
+"""ONNX Runtime runners: `open_runner` opens a model as a GenerativeRunner (decoders) or a FixedRunner.
 
     runner = open_runner(ModelConfig(builtin="decoder-tiny"), RuntimeConfig(provider="cpu"))
     runner.generate(runner.make_prompts(2, 16, seed=0), 8, on_token=lambda b, i, t_ns: ...)
@@ -20,23 +20,23 @@ import onnxruntime as ort
 
 from wattfleet.agent.workloads.config import ModelConfig, RuntimeConfig
 from wattfleet.agent.workloads.models.cache import default_cache_dir
-from wattfleet.agent.workloads.ort_session import (
-    DEVICE_PROVIDERS,
-    SessionResult,
-    create_session,
-    trt_cache_key,
-    trt_profile_shapes,
-)
-from wattfleet.agent.workloads.runners_base import (
+from wattfleet.agent.workloads.runners.base import (
     ColdStart,
     ResolvedModel,
     base_environment,
     device_name,
     versions,
 )
-from wattfleet.agent.workloads.runners_decoder import DecodeLoop, DecoderLayout, inspect_decoder
-from wattfleet.agent.workloads.runners_fixed import FixedInputs, input_specs
-from wattfleet.agent.workloads.runners_resolve import resolve_model
+from wattfleet.agent.workloads.runners.decoder import DecodeLoop, DecoderLayout, inspect_decoder
+from wattfleet.agent.workloads.runners.fixed import FixedInputs, input_specs
+from wattfleet.agent.workloads.runners.ort_session import (
+    DEVICE_PROVIDERS,
+    SessionResult,
+    create_session,
+    trt_cache_key,
+    trt_profile_shapes,
+)
+from wattfleet.agent.workloads.runners.resolve import resolve_model
 from wattfleet.core.errors import ConfigError, UsageError
 
 __all__ = ["ColdStart", "FixedRunner", "GenerativeRunner", "open_runner"]
@@ -204,7 +204,7 @@ def open_runner(model: ModelConfig, runtime: RuntimeConfig, *, model_dirs: Seque
                 cache_dir: Path | None = None) -> GenerativeRunner | FixedRunner | Any:
     """Load the model, build the session on the requested provider, run it once, and time each part."""
     if runtime.provider == "tensorrt-native":
-        from wattfleet.agent.workloads.trt_native import open_native_runner
+        from wattfleet.agent.workloads.runners.trt_native import open_native_runner
 
         return open_native_runner(model, runtime, model_dirs=model_dirs, cache_dir=cache_dir)
     t0 = time.perf_counter()

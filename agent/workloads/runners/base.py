@@ -79,7 +79,7 @@ def device_name(provider_used: str, device_id: int) -> str:
 
 
 def versions() -> dict[str, str]:
-    from wattfleet.agent.workloads.ort_session import cuda_version, tensorrt_version
+    from wattfleet.agent.workloads.runners.ort_session import cuda_version, tensorrt_version
 
     ort_version = package_version("onnxruntime-gpu") or package_version("onnxruntime")
     return {

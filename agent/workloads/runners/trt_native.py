@@ -22,15 +22,15 @@ import onnx
 
 from wattfleet.agent.workloads.config import ModelConfig, RuntimeConfig
 from wattfleet.agent.workloads.models.cache import default_cache_dir
-from wattfleet.agent.workloads.ort_session import trt_cache_key
-from wattfleet.agent.workloads.runners_base import (
+from wattfleet.agent.workloads.runners.base import (
     ColdStart,
     ResolvedModel,
     base_environment,
     device_name,
 )
-from wattfleet.agent.workloads.runners_fixed import FixedInputs, InputSpec
-from wattfleet.agent.workloads.runners_resolve import resolve_model
+from wattfleet.agent.workloads.runners.fixed import FixedInputs, InputSpec
+from wattfleet.agent.workloads.runners.ort_session import trt_cache_key
+from wattfleet.agent.workloads.runners.resolve import resolve_model
 from wattfleet.core.errors import ConfigError, UsageError
 
 INSTALL_HINT = ("install it with `pip install 'wattfleet[tensorrt]'` on a host with an NVIDIA GPU and its "
@@ -128,7 +128,7 @@ class NativeTrtRunner:
         return bytes(serialized)
 
     def _shape(self, spec: InputSpec, batch: int) -> tuple[int, ...]:
-        from wattfleet.agent.workloads.runners_fixed import bind_shape
+        from wattfleet.agent.workloads.runners.fixed import bind_shape
 
         return bind_shape(spec, batch, self.inputs.dims, self.model.path)
 

@@ -13,7 +13,7 @@ from wattfleet.agent.workloads.config import ModelConfig
 from wattfleet.agent.workloads.models import DECODERS, builtin_model_path
 from wattfleet.agent.workloads.models.cache import cached_file, file_sha256
 from wattfleet.agent.workloads.models.decoder import build_decoder
-from wattfleet.agent.workloads.runners_base import ResolvedModel
+from wattfleet.agent.workloads.runners.base import ResolvedModel
 from wattfleet.core.errors import ConfigError, UsageError
 
 _sha_cache: dict[tuple[str, int, int], str] = {}
