@@ -1,5 +1,5 @@
 """What the scenario machinery costs per token: a single-stream scenario (QueryExecutor, Recorder, an
-observer receiving every token, RequestTiming records) against plain `runner.generate` calls with a
+observer receiving every token, Query records) against plain `runner.generate` calls with a
 timestamp-collecting callback, on the same runner, interleaved block by block (order flips each pair).
 
 Per-token latency is tpot per request ((last - first token) / (n - 1)); we report the median over all
@@ -23,7 +23,7 @@ from typing import Any
 
 from wattfleet.agent.workloads.config import LoadConfig, ModelConfig, RuntimeConfig
 from wattfleet.agent.workloads.runners import open_runner
-from wattfleet.agent.workloads.scenarios import QueryExecutor, QueryTiming, Recorder, run_single_stream
+from wattfleet.agent.workloads.scenarios import Query, QueryExecutor, Recorder, run_single_stream
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -41,11 +41,11 @@ class CountingObserver:
     def on_progress(self, fraction: float, queries_done: int, tokens_done: int, elapsed_s: float) -> None:
         return None
 
-    def on_token(self, request_id: int, token_index: int, t_ns: int) -> None:
+    def on_token(self, query_id: int, token_index: int, t_ns: int) -> None:
         with self.lock:
             self.tokens += 1
 
-    def on_query(self, q: QueryTiming) -> None:
+    def on_query(self, q: Query) -> None:
         return None
 
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from wattfleet.core.localagent import wait_ready
+from wattfleet.core.model import ENDED_STATES, RunSpec
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TOKENS_PER_REQUEST = 64
@@ -53,7 +54,7 @@ class _Record:
 
 def synthetic_run_profile(profile: Any, *, observer: Any = None, cancel: Any = None, run_id: str = "",
                           **_: Any) -> _Record:
-    from wattfleet.agent.workloads.scenarios import QueryTiming
+    from wattfleet.agent.workloads.scenarios import Query
 
     tokens = int(profile.load.max_queries)  # the bench passes its parameters through the profile
     rate = float(profile.load.rate_qps)  # tokens per second; 0 = as fast as possible (encoded as 1e9)
@@ -73,7 +74,7 @@ def synthetic_run_profile(profile: Any, *, observer: Any = None, cancel: Any = N
             observer.on_token(request, k, time.monotonic_ns())
         emitted += TOKENS_PER_REQUEST
         done = time.monotonic_ns()
-        observer.on_query(QueryTiming(request, start, start, start, done, TOKENS_PER_REQUEST, False))
+        observer.on_query(Query(request, start, start, start, done, TOKENS_PER_REQUEST, False))
         request += 1
     window_s = (time.monotonic_ns() - t0) / 1e9
     return _Record(run_id, "cancelled" if cancel.is_set() else "completed", emitted, window_s)
@@ -101,9 +102,8 @@ def start_agent(work: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def spec(tokens: int, rate: float) -> Any:
-    from wattfleet.core import wire
 
-    return wire.RunSpec(profile="smoke", overrides={"load.max_queries": str(tokens), "load.rate_qps": str(rate)})
+    return RunSpec(profile="smoke", overrides={"load.max_queries": str(tokens), "load.rate_qps": str(rate)})
 
 
 async def watch(client: Any, run_id: str, delays: list[int] | None) -> tuple[int, int, int]:
@@ -139,9 +139,8 @@ async def one_run(target: str, tokens: int, rate: float, watchers: int, pid: int
             results = await asyncio.gather(*(watch(cl, handle.run_id, delays if i == 0 else None)
                                              for i, cl in enumerate(clients)))
         else:
-            from wattfleet.core import wire
 
-            while (await c.get_run(handle.run_id)).state not in wire.ENDED_STATES:
+            while (await c.get_run(handle.run_id)).state not in ENDED_STATES:
                 await asyncio.sleep(0.2)  # no stream open: the agent's cost without watchers
             results = []
         wall = time.monotonic() - t0

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from wattfleet.core.localagent import wait_ready
+from wattfleet.core.model import ENDED_STATES, RunRecord, RunSpec, TokenBatch
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -68,21 +69,20 @@ def local_trial(profile: Any) -> dict[str, float]:
 
 
 async def agent_trial(target: str, name: str, overrides: dict[str, str], watch: bool = True) -> dict[str, float]:
-    from wattfleet.core import wire
     from wattfleet.core.client import AgentClient
 
     async with AgentClient(target) as c:
-        handle = await c.start_run(wire.RunSpec(profile=name, overrides=overrides))
+        handle = await c.start_run(RunSpec(profile=name, overrides=overrides))
         tokens = 0
         summary = None
         if watch:
             async for event in c.watch_run(handle.run_id):
-                if isinstance(event.body, wire.TokenBatch):
+                if isinstance(event.body, TokenBatch):
                     tokens += len(event.body.t_ns)
-                elif isinstance(event.body, wire.RunSummary):
+                elif isinstance(event.body, RunRecord):
                     summary = event.body
         else:  # no stream: poll until it ends, so only the agent's own overhead is in the way
-            while (summary := await c.get_run(handle.run_id)).state not in wire.ENDED_STATES:
+            while (summary := await c.get_run(handle.run_id)).state not in ENDED_STATES:
                 await asyncio.sleep(0.2)
     assert summary is not None and summary.state == "completed", summary
     figs = [f.to_dict() for f in summary.figures]

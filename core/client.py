@@ -16,6 +16,16 @@ import grpc
 
 from wattfleet.core import wire
 from wattfleet.core.errors import ConfigError, WattfleetError
+from wattfleet.core.model import (
+    AgentInfo,
+    ProfileInfo,
+    RecordError,
+    RunEvent,
+    RunHandle,
+    RunRecord,
+    RunSpec,
+    TelemetryBatch,
+)
 
 AUTH_HEADER = "authorization"
 
@@ -105,25 +115,50 @@ class AgentClient:
         except grpc.aio.AioRpcError as exc:
             raise self.error(exc) from exc
 
-    async def get_info(self, timeout_s: float | None = 10.0) -> wire.AgentInfo:
+    async def get_info(self, timeout_s: float | None = 10.0) -> AgentInfo:
         reply = await self._unary("GetInfo", wire.get_info_request(), timeout_s)
-        return wire.AgentInfo.from_proto(reply)
+        return wire.agent_info_from_proto(reply)
 
-    # --- runs and telemetry (issue 5) ----------------------------------------------------------
+    # --- runs and telemetry --------------------------------------------------------------------
 
-    async def list_profiles(self, timeout_s: float | None = 10.0) -> list[wire.ProfileInfo]:
+    async def list_profiles(self, timeout_s: float | None = 10.0) -> list[ProfileInfo]:
         return wire.list_profiles_from_proto(await self._unary("ListProfiles", wire.list_profiles_request(), timeout_s))
 
-    async def start_run(self, spec: wire.RunSpec, timeout_s: float | None = 30.0) -> wire.RunHandle:
-        return wire.RunHandle.from_proto(await self._unary("StartRun", spec.to_proto(), timeout_s))
+    async def start_run(self, spec: RunSpec, timeout_s: float | None = 30.0) -> RunHandle:
+        return wire.run_handle_from_proto(await self._unary("StartRun", wire.run_spec_to_proto(spec), timeout_s))
 
-    async def cancel_run(self, run_id: str, timeout_s: float | None = 10.0) -> wire.RunHandle:
-        return wire.RunHandle.from_proto(await self._unary("CancelRun", wire.cancel_run_request(run_id), timeout_s))
+    async def cancel_run(self, run_id: str, timeout_s: float | None = 10.0) -> RunHandle:
+        return wire.run_handle_from_proto(await self._unary("CancelRun", wire.cancel_run_request(run_id), timeout_s))
 
-    async def get_run(self, run_id: str, timeout_s: float | None = 30.0) -> wire.RunSummary:
-        return wire.RunSummary.from_proto(await self._unary("GetRun", wire.get_run_request(run_id), timeout_s))
+    async def get_run(self, run_id: str, timeout_s: float | None = 30.0) -> RunRecord:
+        """The run's typed record, without its per-query timings (get_run_record has those)."""
+        return wire.record_from_proto(await self._unary("GetRun", wire.get_run_request(run_id), timeout_s))
 
-    async def list_runs(self, limit: int = 0, timeout_s: float | None = 10.0) -> list[wire.RunSummary]:
+    async def get_run_record_json(self, run_id: str, *, gzip: bool = True, timeout_s: float | None = 120.0) -> str:
+        """The full JSON record of an ended run, joined from GetRunRecord's chunks."""
+        assembler = wire.RecordAssembler([])
+        call = self.stub.GetRunRecord(wire.get_run_record_request(run_id, "json-gzip" if gzip else "json"),
+                                      metadata=self._metadata, timeout=timeout_s)
+        try:
+            async for msg in call:
+                if assembler.add(msg):
+                    break
+        except grpc.aio.AioRpcError as exc:
+            raise self.error(exc) from exc
+        try:
+            return assembler.text()
+        except ValueError as exc:
+            raise AgentError(self.target, "DATA_LOSS", f"run {run_id}: {exc}") from exc
+
+    async def get_run_record(self, run_id: str, timeout_s: float | None = 120.0) -> RunRecord:
+        """The full record of an ended run (every query's timestamps included)."""
+        text = await self.get_run_record_json(run_id, timeout_s=timeout_s)
+        try:
+            return RunRecord.from_json(text)
+        except RecordError as exc:
+            raise AgentError(self.target, "DATA_LOSS", f"run {run_id}: {exc}") from exc
+
+    async def list_runs(self, limit: int = 0, timeout_s: float | None = 10.0) -> list[RunRecord]:
         return wire.list_runs_from_proto(await self._unary("ListRuns", wire.list_runs_request(limit), timeout_s))
 
     async def watch_run_raw(self, run_id: str, after_seq: int = 0) -> AsyncIterator[Any]:
@@ -139,20 +174,22 @@ class AgentClient:
 
     async def watch_run(
         self, run_id: str, after_seq: int = 0, *, retries: int = 5, backoff_s: float = 0.2
-    ) -> AsyncIterator[wire.RunEvent]:
-        """A run's events from after_seq on, ending after its summary.
+    ) -> AsyncIterator[RunEvent]:
+        """A run's events from after_seq on, ending after its final record.
 
         Reconnects on UNAVAILABLE (an agent restart, a dropped connection) from the last sequence number
-        seen, so the caller sees every event once, in order. An agent that no longer holds the events
-        answers OUT_OF_RANGE (as AgentError): fetch the rest with get_run().
+        seen, so the caller sees every event once, in order. The one gap allowed is before the final record
+        of a run the agent was interrupted in (the events it lost when it stopped). An agent that no longer
+        holds the events answers OUT_OF_RANGE (as AgentError): fetch the rest with get_run().
         """
         seq = after_seq
         failures = 0
         while True:
             try:
                 async for msg in self.watch_run_raw(run_id, seq):
-                    event = wire.RunEvent.from_proto(msg)
-                    if event.seq != seq + 1:
+                    event = wire.run_event_from_proto(msg)
+                    lost_in_crash = isinstance(event.body, RunRecord) and event.body.state == "interrupted"
+                    if event.seq != seq + 1 and not (lost_in_crash and event.seq > seq):
                         raise AgentError(self.target, "DATA_LOSS",
                                          f"run {run_id}: expected event {seq + 1}, got {event.seq}")
                     seq = event.seq
@@ -165,12 +202,12 @@ class AgentClient:
                 failures += 1
                 await asyncio.sleep(backoff_s * 2 ** (failures - 1))
 
-    async def stream_telemetry(self, interval_s: float = 0.0, after_seq: int = 0) -> AsyncIterator[wire.TelemetryBatch]:
+    async def stream_telemetry(self, interval_s: float = 0.0, after_seq: int = 0) -> AsyncIterator[TelemetryBatch]:
         """Telemetry batches from after_seq on, until the caller stops iterating."""
         call = self.stub.StreamTelemetry(wire.stream_telemetry_request(interval_s, after_seq), metadata=self._metadata)
         try:
             async for msg in call:
-                yield wire.TelemetryBatch.from_proto(msg)
+                yield wire.telemetry_batch_from_proto(msg)
         except grpc.aio.AioRpcError as exc:
             raise self.error(exc) from exc
         finally:

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,8 @@ class RunningAgent:
     process: subprocess.Popen[bytes]
     log_path: Path
     args: list[str] = field(default_factory=list)
+    metrics_port: int = 0  # when started with --metrics-port
+    started_unix_ns: int = 0  # when this process was started
 
     @property
     def target(self) -> str:
@@ -91,6 +94,7 @@ def start_agent(
         args.append("--no-probe")
     args += list(extra)
     log_path = data_dir / "agent.log"
+    started_unix_ns = time.time_ns()
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [*wrapper, *agent_command(*args, python=python)],
@@ -103,7 +107,8 @@ def start_agent(
     except WattfleetError as exc:
         raise RuntimeError(f"agent {host_id}: {exc}") from exc
     token = "" if insecure else Path(info["token_file"]).read_text().strip()
-    return RunningAgent(host_id, int(info["port"]), token, data_dir, proc, log_path, args)
+    return RunningAgent(host_id, int(info["port"]), token, data_dir, proc, log_path, args,
+                        int(info.get("metrics_port", 0) or 0), started_unix_ns)
 
 
 def scrape_metrics(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:

@@ -25,5 +25,5 @@ def test_demo_discovers_the_agent_shows_it_and_runs_the_smoke_profile(tmp_path: 
     assert record["state"] == "completed"
     assert record["window"]["duration_s"] > 1.0  # the demo asks for ~1.5 s (smoke alone measures 0.3 s)
     assert record["environment"]["provider_used"] == "CPUExecutionProvider"
-    measured = [r for r in record["requests"] if not r["warmup"]]
+    measured = [r for r in record["queries"] if not r["warmup"]]
     assert measured and all(len(r["token_ns"]) == r["n_out"] for r in measured)

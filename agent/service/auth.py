@@ -77,7 +77,7 @@ class TokenAuthInterceptor(grpc.aio.ServerInterceptor):
     """Rejects calls without the right bearer token with UNAUTHENTICATED; health stays open."""
 
     def __init__(self, token: str) -> None:
-        self._expected = f"Bearer {token}".encode()
+        self._expected = token.encode()
 
     async def intercept_service(
         self,
@@ -93,9 +93,16 @@ class TokenAuthInterceptor(grpc.aio.ServerInterceptor):
             if key == AUTH_HEADER:
                 given = value if isinstance(value, str) else value.decode("latin-1")
                 break
-        if given and hmac.compare_digest(given.encode(), self._expected):
+        scheme, _, credential = given.strip().partition(" ")
+        # RFC 6750 (and RFC 7235): the scheme name is case-insensitive; the token itself is not.
+        if scheme.lower() == "bearer" and hmac.compare_digest(credential.strip().encode(), self._expected):
             return handler
-        why = "wrong token" if given else "no token"
+        if not given:
+            why = "no token"
+        elif scheme.lower() != "bearer":
+            why = f"authorization scheme {scheme[:20]!r} is not Bearer"
+        else:
+            why = "wrong token"
         return _deny_handler(
             handler,
             f"{why}: send metadata 'authorization: Bearer <token>'; the token is in the agent's "

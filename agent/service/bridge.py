@@ -19,12 +19,12 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Tokens:
-    items: list[tuple[int, int, int]]  # (request_id, token_index, t_ns), in arrival order
+    items: list[tuple[int, int, int]]  # (query_id, token_index, t_ns), in arrival order
 
 
 @dataclass(frozen=True)
 class Queries:
-    timings: list[Any]  # the engine's QueryTiming objects
+    timings: list[Any]  # the engine's Query objects
 
 
 @dataclass(frozen=True)
@@ -72,14 +72,14 @@ class EventBridge:
 
     # --- RunObserver (worker threads) ------------------------------------------------------------
 
-    def on_token(self, request_id: int, token_index: int, t_ns: int) -> None:
+    def on_token(self, query_id: int, token_index: int, t_ns: int) -> None:
         # The hot path (once per token, in the workload's thread): one tuple, one append, no allocation
         # of events; explicit acquire/release is measurably cheaper than `with` here.
         lock = self._lock
         lock.acquire()
         try:
             tokens = self._tokens
-            tokens.append((request_id, token_index, t_ns))
+            tokens.append((query_id, token_index, t_ns))
             # By count, or by age measured with the token's own timestamp (no extra clock read).
             if len(tokens) >= self._max_tokens or t_ns - tokens[0][2] >= self._max_age_ns:
                 self._flush_locked()

@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="extra folder of workload profiles (*.toml) to offer (repeatable)")
     host.add_argument("--power-source", action="append", default=[], metavar="SPEC",
                       help="power source spec, e.g. nvml, rapl, replay:trace.csv (repeatable; default: autodetect)")
+    host.add_argument("--tdp-w", type=float, metavar="W",
+                      help="TDP behind the 'estimated' domain (CPU utilisation x TDP) where no CPU power is measured; "
+                           "recorded with every figure it makes")
     host.add_argument("--telemetry-rate-hz", type=float, default=20.0, help="power sampling rate")
     host.add_argument("--no-probe", action="store_true",
                       help="skip probing execution providers at start (faster start; GetInfo lists none)")
@@ -67,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     lim.add_argument("--refuse-when-busy", action="store_true",
                      help="refuse a run on a busy device with RESOURCE_EXHAUSTED instead of queueing it")
     lim.add_argument("--max-message-bytes", type=int, default=4 * 1024 * 1024, metavar="N",
-                     help="largest gRPC message received or sent (a larger run record is sent gzip-packed)")
+                     help="largest gRPC message received or sent (run records of any size come in chunks)")
     lim.add_argument("--event-buffer", type=int, default=4096, metavar="N",
                      help="run events kept per run for watchers that resume or fall behind")
     lim.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus /metrics on this port")
@@ -89,6 +92,8 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         raise UsageError(f"--event-buffer {args.event_buffer}: expected at least 8")
     if args.telemetry_rate_hz <= 0:
         raise UsageError(f"--telemetry-rate-hz {args.telemetry_rate_hz}: expected a number > 0")
+    if args.tdp_w is not None and not 0 < args.tdp_w <= 10_000:
+        raise UsageError(f"--tdp-w {args.tdp_w:g}: expected watts in (0, 10000]")
     return AgentConfig(
         listen_host=args.listen,
         port=args.port,
@@ -105,6 +110,7 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         model_dirs=tuple(d.expanduser().resolve() for d in args.model_dir),
         profile_dirs=tuple(d.expanduser().resolve() for d in args.profile_dir),
         power_sources=tuple(args.power_source),
+        tdp_w=args.tdp_w,
         telemetry_rate_hz=args.telemetry_rate_hz,
         probe_providers=not args.no_probe,
         max_run_s=args.max_run_s,

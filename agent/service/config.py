@@ -27,6 +27,7 @@ class AgentConfig:
     model_dirs: tuple[Path, ...] = ()
     profile_dirs: tuple[Path, ...] = ()
     power_sources: tuple[str, ...] = ()  # source specs for the telemetry layer; () = autodetect
+    tdp_w: float | None = None  # the TDP behind the "estimated" domain; None = its default, said to be assumed
     telemetry_rate_hz: float = 20.0
     probe_providers: bool = True
     # Limits.

@@ -1,5 +1,5 @@
-"""The agent's door to the workload engine: turn a RunSpec into a checked Profile, list profiles,
-rebuild partial figures, and run. Everything a remote client may not do is refused here.
+"""The agent's door to the workload engine: turn a RunSpec into a checked Profile and list profiles.
+Everything a remote client may not do is refused here.
 
 Refusals are RpcError with the gRPC status code name the servicer answers with:
 - INVALID_ARGUMENT: a bad profile, override, label or device selector (the validation message);
@@ -18,8 +18,8 @@ from typing import Any
 
 from wattfleet.agent.service.config import AgentConfig
 from wattfleet.agent.workloads.config import Profile
-from wattfleet.core import wire
 from wattfleet.core.errors import ConfigError, WattfleetError
+from wattfleet.core.model import ProfileInfo, RunSpec
 
 MAX_PROFILE_TOML_BYTES = 64 * 1024
 MAX_OVERRIDES = 64
@@ -114,7 +114,7 @@ def check_model_path(path: str, model_dirs: Sequence[Path]) -> str:
     )
 
 
-def prepare(spec: wire.RunSpec, config: AgentConfig) -> Prepared:
+def prepare(spec: RunSpec, config: AgentConfig) -> Prepared:
     """Check a spec from the wire and resolve it to the profile that will run."""
     from wattfleet.agent.workloads.profile import apply_overrides, load_profile_text, profile_to_dict
 
@@ -183,15 +183,15 @@ def prepare(spec: wire.RunSpec, config: AgentConfig) -> Prepared:
     return Prepared(profile, text, profile_to_dict(profile), device, tuple(notes))
 
 
-def list_profiles(config: AgentConfig) -> list[wire.ProfileInfo]:
+def list_profiles(config: AgentConfig) -> list[ProfileInfo]:
     """Built-in profiles plus those in the agent's profile directories (a directory's file wins)."""
     from wattfleet.agent.workloads.profile import builtin_profile_text, builtin_profiles, load_profile
 
-    found: dict[str, wire.ProfileInfo] = {}
+    found: dict[str, ProfileInfo] = {}
 
-    def info(p: Profile, text: str) -> wire.ProfileInfo:
+    def info(p: Profile, text: str) -> ProfileInfo:
         model = p.model.builtin or p.model.path
-        return wire.ProfileInfo(p.name, p.description, model, p.load.scenario, p.runtime.provider, text)
+        return ProfileInfo(p.name, p.description, model, p.load.scenario, p.runtime.provider, text)
 
     for p in builtin_profiles():
         stem = Path(p.source).stem if p.source else p.name
@@ -203,70 +203,3 @@ def list_profiles(config: AgentConfig) -> list[wire.ProfileInfo]:
             except (ConfigError, OSError):
                 continue  # a broken file is reported when someone asks to run it
     return [found[k] for k in sorted(found)]
-
-
-def _timings(queries: Sequence[Any], profile: dict[str, Any]) -> tuple[list[Any], Any]:
-    """The journal's StoredQuery rows as the engine's RequestTiming, and the profile's SLOs."""
-    from wattfleet.agent.workloads.metrics import RequestTiming
-    from wattfleet.agent.workloads.profile import profile_from_dict
-
-    try:
-        slo = profile_from_dict(profile, source="journal").slo
-    except ConfigError:
-        slo = None
-    samples = max(1, int(profile.get("load", {}).get("batch_size", 1)))
-    requests = [
-        RequestTiming(
-            request_id=q.request_id,
-            scheduled_ns=q.scheduled_ns,
-            issued_ns=q.issued_ns,
-            done_ns=q.done_ns,
-            token_ns=tuple(q.token_ns),
-            warmup=q.warmup,
-            samples=1 if q.token_ns else samples,
-        )
-        for q in queries
-    ]
-    return requests, slo
-
-
-def partial_figures(queries: Sequence[Any], profile: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Figures over the measured queries so far (metrics.summarize), and the window they cover."""
-    from wattfleet.agent.workloads.metrics import summarize
-
-    requests, slo = _timings(queries, profile)
-    measured = [r for r in requests if not r.warmup]
-    if not measured:
-        return [], {}
-    t0 = min(r.issued_ns for r in measured)
-    t1 = max(r.done_ns for r in measured)
-    window = {"t0_ns": t0, "t1_ns": t1, "duration_s": (t1 - t0) / 1e9}
-    return [dict(f) for f in summarize(requests, t0, t1, slo)], window
-
-
-def rebuild_record(
-    run: Any, queries: Sequence[Any], error: str, ended_unix_ns: int
-) -> tuple[list[dict[str, Any]], str]:
-    """A cut-short run's figures and record, in the same record format `wattfleet bench` writes.
-
-    `run` is the journal's StoredRun and `queries` its StoredQuery rows; figures come from the measured
-    queries through metrics.summarize, with the profile's SLOs for goodput.
-    """
-    from wattfleet.agent.workloads.record import RunRecord
-
-    requests, _slo = _timings(queries, run.profile_dict)
-    figures, window = partial_figures(queries, run.profile_dict)
-    record = RunRecord(
-        run_id=run.run_id,
-        state="interrupted",
-        profile=run.profile_dict,
-        environment=dict(run.environment),
-        window={**window, "ended_by": "interrupted"},
-        requests=requests,
-        figures=figures,
-        error=error,
-        labels=dict(run.labels),
-        started_unix_ns=run.started_unix_ns,
-        ended_unix_ns=ended_unix_ns,
-    )
-    return figures, record.to_json()

@@ -52,6 +52,8 @@ class MetricsState:
         self._queued = 0
         self._ended: dict[str, int] = dict.fromkeys(ENDED_STATES, 0)
         self._last = _LastRun()
+        self._tokens = 0
+        self._queries = 0
 
     def set_power(self, source: str, domain: str, power_w: float | None, energy_j_total: float | None) -> None:
         with self._lock:
@@ -59,6 +61,15 @@ class MetricsState:
                 self._power[(source, domain)] = power_w
             if energy_j_total is not None:
                 self._energy[(source, domain)] = energy_j_total
+
+    def tokens_produced(self, n: int) -> None:
+        """Output tokens as they are produced (measured and warm-up alike are the host's work)."""
+        with self._lock:
+            self._tokens += n
+
+    def queries_completed(self, n: int) -> None:
+        with self._lock:
+            self._queries += n
 
     def set_run_state(self, state: str, run_id: str = "", queued: int = 0) -> None:
         with self._lock:
@@ -71,7 +82,7 @@ class MetricsState:
     ) -> None:
         with self._lock:
             self._ended[state] = self._ended.get(state, 0) + 1
-            self._last = _LastRun(run_id, profile, state, ended_unix_s, [dict(f) for f in figures])
+            self._last = _LastRun(run_id, profile, state, ended_unix_s, [_as_dict(f) for f in figures])
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -221,3 +232,7 @@ class Exporter:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+
+
+def _as_dict(f: Any) -> dict[str, Any]:
+    return f.to_dict() if hasattr(f, "to_dict") else dict(f)  # type: ignore[no-any-return]

@@ -12,9 +12,11 @@ import socket
 import time
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from wattfleet.agent.service.config import AgentConfig
-from wattfleet.core import __version__, wire
+from wattfleet.core import __version__
+from wattfleet.core.model import AgentInfo, Device, ExecutionProvider, PowerSource
 
 _RUNTIME_PACKAGES = ("onnxruntime-gpu", "onnxruntime", "onnx", "tensorrt", "nvidia-ml-py", "grpcio", "numpy")
 
@@ -45,37 +47,47 @@ def runtime_versions() -> dict[str, str]:
     return found
 
 
-def collect_info(config: AgentConfig, host_id: str, started_unix_ns: int) -> wire.AgentInfo:
+# ONNX Runtime's provider names -> the runtime.provider value that selects them.
+PROVIDER_OF = {"CPUExecutionProvider": "cpu", "CUDAExecutionProvider": "cuda", "TensorrtExecutionProvider": "tensorrt"}
+
+
+def estimate_tdp_w(sources: Any) -> float | None:
+    """The TDP behind the "estimated" domain, when that source is in use."""
+    return next((float(s.tdp_w) for s in sources if getattr(s, "name", "") == "estimated"), None)
+
+
+def collect_info(config: AgentConfig, host_id: str, started_unix_ns: int) -> AgentInfo:
     """Probe this host. Blocking: call it from a worker thread."""
     from wattfleet.agent.telemetry import build_sources, list_devices
 
     devices = tuple(
-        wire.Device(
+        Device(
             kind=d.kind,
             index=d.index,
             name=d.name,
             uuid=d.uuid,
             memory_bytes=d.memory_bytes,
-            power_limit_w=d.power_limit_w or 0.0,
+            power_limit_w=d.power_limit_w or None,
             driver=d.driver,
         )
         for d in list_devices()
     )
-    _sources, statuses = build_sources(config.power_sources)
+    _sources, statuses = build_sources(config.power_sources, tdp_w=config.tdp_w)
     for source in _sources:
         close = getattr(source, "close", None)
         if close is not None:
             close()
     power = tuple(
-        wire.PowerSource(name=s.name, domains=tuple(s.domains), available=s.available, detail=s.detail)
+        PowerSource(name=s.name, domains=tuple(s.domains), available=s.available, detail=s.detail)
         for s in statuses
     )
-    providers: tuple[wire.ExecutionProvider, ...] = ()
+    providers: tuple[ExecutionProvider, ...] = ()
     if config.probe_providers:
         from wattfleet.agent.workloads.providers import probe_providers
 
-        providers = tuple(wire.ExecutionProvider(p.name, p.works, p.detail) for p in probe_providers())
-    return wire.AgentInfo(
+        providers = tuple(ExecutionProvider(p.name, p.works, p.detail, PROVIDER_OF.get(p.name, ""))
+                          for p in probe_providers())
+    return AgentInfo(
         host_id=host_id,
         hostname=socket.gethostname(),
         agent_version=__version__,
@@ -89,10 +101,11 @@ def collect_info(config: AgentConfig, host_id: str, started_unix_ns: int) -> wir
         tls=config.tls_cert is not None,
         platform=platform.platform(),
         python=platform.python_version(),
+        tdp_w=estimate_tdp_w(_sources),
     )
 
 
-def device_summary(info: wire.AgentInfo) -> str:
+def device_summary(info: AgentInfo) -> str:
     """A short TXT-record friendly summary such as "1xH100,1xCPU"."""
     counts: dict[str, int] = {}
     for device in info.devices:

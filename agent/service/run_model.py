@@ -1,4 +1,4 @@
-"""One run as the agent holds it in memory, and the wire summaries made from it or from the journal."""
+"""One run as the agent holds it in memory, and the RunRecords made from it or from the journal."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import secrets
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,8 @@ from wattfleet.agent.service.bridge import EventBridge
 from wattfleet.agent.service.engine import Prepared
 from wattfleet.agent.service.events import EventLog
 from wattfleet.agent.service.journal import StoredRun
-from wattfleet.core import wire
+from wattfleet.core.model import ENDED_STATES, RunRecord, RunSpec, Window
+from wattfleet.core.model.record import RecordError
 
 
 def new_run_id(host_id: str) -> str:
@@ -25,7 +27,7 @@ def new_run_id(host_id: str) -> str:
 @dataclass(eq=False)  # a run is itself: queues find it by identity
 class Run:
     run_id: str
-    spec: wire.RunSpec
+    spec: RunSpec
     prepared: Prepared
     created_ns: int
     log: EventLog[Any]
@@ -33,18 +35,26 @@ class Run:
     started_unix_ns: int = 0
     ended_unix_ns: int = 0
     error: str = ""
-    summary: wire.RunSummary | None = None
+    record: RunRecord | None = None  # the final record (with its JSON below) once the run ended
+    record_json: str = ""
     cancel: threading.Event = field(default_factory=threading.Event)
     stopping: bool = False  # the agent is shutting down: the run ends as interrupted
     timed_out: bool = False
     tokens_done: int = 0
     queries_done: int = 0
-    pending_tokens: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     bridge: EventBridge | None = None
     thread: threading.Thread | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
     journal_at: float = 0.0
     labels: dict[str, str] = field(default_factory=dict)  # the agent's labels, then the spec's
+    anchor: Window = field(default_factory=Window)  # set when the runner is open
+    measuring_mono_ns: int = 0  # when measuring started (energy points count from here)
+    start_mono_ns: int = 0
+    end_mono_ns: int = 0
+    seq_ceiling: int = 0  # no event above this goes out before the journal holds it
+    ceiling_write: Future[None] | None = None
+    energy_at_ns: int = 0  # the last energy point's time
+    energy_total: dict[str, float] = field(default_factory=dict)
 
     @property
     def device(self) -> str:
@@ -52,41 +62,34 @@ class Run:
 
     @property
     def ended(self) -> bool:
-        return self.state in wire.ENDED_STATES
+        return self.state in ENDED_STATES
 
 
-def summary_from_journal(row: StoredRun, record_limit: int, *, with_record: bool) -> wire.RunSummary:
-    """A run as the journal has it; its record JSON packed to fit one message."""
-    return wire.RunSummary(
-        run_id=row.run_id,
-        state=row.state,
-        profile=row.profile,
-        started_unix_ns=row.started_unix_ns,
-        ended_unix_ns=row.ended_unix_ns,
-        host_id=row.host_id,
-        figures=tuple(wire.Figure.from_dict(f) for f in row.figures if is_figure(f)),
-        error=row.error,
-        record_json=wire.pack_record_json(row.record_json, record_limit) if with_record else "",
-        labels=dict(row.labels),
-        last_seq=row.last_seq,
+def record_from_journal(row: StoredRun) -> RunRecord:
+    """A run as the journal has it, without its queries: the stored summary, else what the row says."""
+    text = row.summary_json or row.record_json
+    if text:
+        try:
+            record = RunRecord.from_json(text)
+        except RecordError:
+            record = None
+        if record is not None:
+            record.last_seq = row.last_seq
+            record.record_bytes = row.record_bytes
+            record.state, record.error = row.state, row.error or record.error
+            return record.slim()
+    return RunRecord(
+        run_id=row.run_id, state=row.state, host_id=row.host_id, device=row.device, profile=row.profile_dict,
+        environment=row.environment, figures=list(row.figures), error=row.error, labels=dict(row.labels),
+        window=Window(row.anchor_unix_ns, row.anchor_mono_ns), started_unix_ns=row.started_unix_ns,
+        ended_unix_ns=row.ended_unix_ns, last_seq=row.last_seq,
     )
 
 
-def live_summary(run: Run, host_id: str) -> wire.RunSummary:
-    """A run still in progress: state and counters, no figures yet."""
-    return wire.RunSummary(
-        run_id=run.run_id,
-        state=run.state,
-        profile=run.prepared.profile.name,
-        started_unix_ns=run.started_unix_ns,
-        ended_unix_ns=run.ended_unix_ns,
-        host_id=host_id,
-        error=run.error,
-        labels=dict(run.labels),
-        last_seq=run.log.last_seq,
+def live_record(run: Run, host_id: str) -> RunRecord:
+    """A run still in progress: state, anchor and counters, no figures yet."""
+    return RunRecord(
+        run_id=run.run_id, state=run.state, host_id=host_id, device=run.device,
+        profile=dict(run.prepared.profile_dict), window=run.anchor, error=run.error, labels=dict(run.labels),
+        started_unix_ns=run.started_unix_ns, ended_unix_ns=run.ended_unix_ns, last_seq=run.log.last_seq,
     )
-
-
-def is_figure(f: Any) -> bool:
-    """A figure dict as METRICS.md shapes it (a name and a numeric value)."""
-    return isinstance(f, dict) and "name" in f and isinstance(f.get("value"), (int, float))

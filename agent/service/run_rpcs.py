@@ -1,4 +1,5 @@
-"""Run and telemetry RPCs: StartRun, CancelRun, GetRun, ListRuns, WatchRun, StreamTelemetry, ListProfiles.
+"""Run and telemetry RPCs: StartRun, CancelRun, GetRun, GetRunRecord, ListRuns, WatchRun, StreamTelemetry,
+ListProfiles.
 
 RunRpcs is mixed into the agent's servicer and stays thin: each method converts the request, calls the
 RunManager or the TelemetryPump, and turns an RpcError into the gRPC status it names. RunServices holds
@@ -63,7 +64,8 @@ class RunServices:
         config = self.config
         self.journal = await asyncio.to_thread(Journal, config.data_dir / "journal.sqlite3")
         try:
-            self.sampler = await asyncio.to_thread(open_sampler, config.power_sources, config.telemetry_rate_hz)
+            self.sampler = await asyncio.to_thread(open_sampler, config.power_sources, config.telemetry_rate_hz,
+                                                 config.tdp_w)
         except (WattfleetError, ImportError) as exc:
             log.warning("no telemetry sampler: %s", exc)
             self.sampler = None
@@ -72,7 +74,12 @@ class RunServices:
             self.exporter = Exporter(self.metrics, config.metrics_port, addr=config.listen_host)
             port = self.exporter.start()
             log.warning("Prometheus metrics on http://%s:%d/metrics", config.listen_host, port)
-        self._manager = RunManager(config, self.host_id, self.journal, self.metrics, sampler=self.sampler)
+        from wattfleet.agent.service.info import estimate_tdp_w
+        from wattfleet.agent.telemetry.cpu import CpuMeter
+
+        meter = CpuMeter(tdp_w=estimate_tdp_w(getattr(self.sampler, "sources", ())))
+        self._manager = RunManager(config, self.host_id, self.journal, self.metrics, sampler=self.sampler,
+                                   cpu_meter=meter)
         self.interrupted = await self._manager.start()
         self._pump = TelemetryPump(self.sampler, self.metrics, config.telemetry_rate_hz)
         self._pump.start()
@@ -112,17 +119,28 @@ class RunRpcs:
         return wire.list_profiles_response(profiles)
 
     async def StartRun(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        spec = wire.RunSpec.from_proto(request)
+        spec = wire.run_spec_from_proto(request)
         handle = await _answer(context, lambda: self.runs.manager.start_run(spec))
-        return handle.to_proto()
+        return wire.run_handle_to_proto(handle)
 
     async def CancelRun(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         handle = await _answer(context, lambda: self.runs.manager.cancel_run(wire.run_id_of(request)))
-        return handle.to_proto()
+        return wire.run_handle_to_proto(handle)
 
     async def GetRun(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        summary = await _answer(context, lambda: self.runs.manager.get_run(wire.run_id_of(request)))
-        return summary.to_proto()
+        record = await _answer(context, lambda: self.runs.manager.get_run(wire.run_id_of(request)))
+        return wire.record_to_proto(record)
+
+    async def GetRunRecord(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        req = wire.RecordRequest.from_proto(request)
+        try:
+            text = await self.runs.manager.record_json(req.run_id)
+        except RpcError as exc:
+            await _abort(context, exc)
+            return
+        size = min(wire.RECORD_CHUNK_BYTES, self.runs.config.max_message_bytes - 4096)  # room for the framing
+        for chunk in await asyncio.to_thread(lambda: list(wire.record_chunks(text, req.encoding, size))):
+            yield chunk
 
     async def ListRuns(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         runs = await _answer(context, lambda: self.runs.manager.list_runs(wire.list_limit_of(request)))

@@ -34,6 +34,7 @@ class Ready:
     pid: int
     host_id: str
     token_file: str  # "" when insecure
+    metrics_port: int = 0  # the /metrics port when serving one
 
 
 def _say(message: str) -> None:
@@ -142,7 +143,8 @@ async def serve(config: AgentConfig, stop: asyncio.Event | None = None) -> int:
             await advertiser.start()
         await health.serving()
         if ready_file is not None:
-            _write_ready(ready_file, Ready(port, os.getpid(), host_id, str(token_path or "")))
+            metrics_port = runs.exporter.port if runs.exporter is not None else 0
+            _write_ready(ready_file, Ready(port, os.getpid(), host_id, str(token_path or ""), metrics_port))
         works = [p.name for p in info.execution_providers if p.works]
         _say(f"SERVING on port {port}; execution providers that work here: {', '.join(works) or 'not probed'}")
         await stop.wait()

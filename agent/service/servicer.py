@@ -8,15 +8,16 @@ import grpc
 
 from wattfleet.agent.service.run_rpcs import RunRpcs, RunServices
 from wattfleet.core import wire
+from wattfleet.core.model import AgentInfo
 
 
 class AgentServicer(RunRpcs, wire.AgentServicerBase):  # type: ignore[misc]
     def __init__(self, runs: RunServices) -> None:
         self.runs = runs
-        self.info: wire.AgentInfo | None = None  # set once the start-up probe is done
+        self.info: AgentInfo | None = None  # set once the start-up probe is done
 
     async def GetInfo(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         if self.info is None:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "agent is still starting; retry in a moment")
         assert self.info is not None
-        return self.info.to_proto()
+        return wire.agent_info_to_proto(self.info)

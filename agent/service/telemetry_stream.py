@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from wattfleet.agent.service.engine import RpcError
 from wattfleet.agent.service.events import EventLog, FellBehind, ResumeGone
 from wattfleet.agent.service.exporter import MetricsState
 from wattfleet.core import wire
+from wattfleet.core.model import DeviceReading, PowerReading, TelemetryBatch
 
 log = logging.getLogger("wattfleet.agent.telemetry")
 
@@ -36,6 +38,7 @@ class TelemetryPump:
         self._last_power: dict[tuple[str, str], tuple[int, float]] = {}
         self._integrated: dict[tuple[str, str], float] = {}
         self._task: asyncio.Task[None] | None = None
+        self._anchor_unix_ns, self._anchor_mono_ns = time.time_ns(), time.monotonic_ns()
 
     def start(self) -> None:
         if self.sampler is not None:
@@ -63,9 +66,9 @@ class TelemetryPump:
         if not samples and not devices:
             return
         self._sample_seq = samples[-1].seq if samples else self._sample_seq
-        power = tuple(wire.PowerReading(s.source, s.domain, s.t_ns, s.power_w, s.energy_j, s.missing) for s in samples)
+        power = tuple(PowerReading(s.source, s.domain, s.t_ns, s.power_w, s.energy_j, s.missing) for s in samples)
         readings = tuple(
-            wire.DeviceReading(
+            DeviceReading(
                 d.device,
                 d.t_ns,
                 d.utilization_pct,
@@ -79,7 +82,8 @@ class TelemetryPump:
             for d in devices
         )
         seq = self.log.last_seq + 1
-        self.log.append(wire.TelemetryBatch(seq, power, readings).to_proto())
+        self.log.append(wire.telemetry_batch_to_proto(
+            TelemetryBatch(seq, power, readings, self._anchor_unix_ns, self._anchor_mono_ns)))
         for s in samples:
             if not s.missing:
                 self._account(s.source, s.domain, s.t_ns, s.power_w, s.energy_j)
@@ -140,11 +144,11 @@ class TelemetryPump:
             raise RpcError("OUT_OF_RANGE", str(exc).replace("GetRun", "a new stream")) from exc
 
 
-def open_sampler(specs: tuple[str, ...], rate_hz: float) -> Any:
+def open_sampler(specs: tuple[str, ...], rate_hz: float, tdp_w: float | None = None) -> Any:
     """Build the host's sources and start a sampler; None (logged) when no source works."""
     from wattfleet.agent.telemetry import Sampler, build_sources
 
-    sources, statuses = build_sources(specs)
+    sources, statuses = build_sources(specs, tdp_w=tdp_w)
     for st in statuses:
         if not st.available:
             log.info("power source %s not used: %s", st.name, st.detail)

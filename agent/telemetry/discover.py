@@ -87,12 +87,13 @@ def make_source(spec: str, *, nvml: Any = None) -> Source:
     return makers[kind]()
 
 
-def build_sources(specs: Sequence[str] = (), *, root: str = "/", nvml: Any = None
+def build_sources(specs: Sequence[str] = (), *, root: str = "/", nvml: Any = None, tdp_w: float | None = None
                   ) -> tuple[list[Source], list[SourceStatus]]:
     """The working sources and a status for every source looked for (available or not, and why).
 
     specs () = autodetect: NVML, Jetson rails, RAPL and hwmon under `root`; the estimate is added only
-    when neither RAPL nor Jetson rails measure the CPU, and says so.
+    when neither RAPL nor Jetson rails measure the CPU, and says so; `tdp_w` is its TDP (else a default,
+    said to be assumed).
     """
     sources: list[Source] = []
     statuses: list[SourceStatus] = []
@@ -108,7 +109,9 @@ def build_sources(specs: Sequence[str] = (), *, root: str = "/", nvml: Any = Non
 
     if specs:
         for spec in specs:
-            kind = spec.strip().partition(":")[0]
+            kind, _, arg = spec.strip().partition(":")
+            if kind == "estimated" and tdp_w is not None and "tdp_w" not in arg:
+                spec = f"estimated:tdp_w={tdp_w:g}" + (f",{arg}" if arg else "")
             attempt(kind, partial(make_source, spec, nvml=nvml))
         return sources, statuses
     attempt("nvml", lambda: NvmlSource(nvml))
@@ -119,5 +122,8 @@ def build_sources(specs: Sequence[str] = (), *, root: str = "/", nvml: Any = Non
         statuses.append(SourceStatus("estimated", ("estimated",), False,
                                      "not used: the CPU is measured (RAPL or Jetson rails)"))
     else:
-        attempt("estimated", lambda: EstimatedSource(root=root, assumed=True))
+        if tdp_w is None:
+            attempt("estimated", lambda: EstimatedSource(root=root, assumed=True))
+        else:
+            attempt("estimated", lambda: EstimatedSource(tdp_w=tdp_w, root=root))
     return sources, statuses

@@ -17,10 +17,10 @@ from typing import Any, NoReturn
 
 from wattfleet.agent.workloads.config import SCENARIOS, ModelConfig, Profile
 from wattfleet.agent.workloads.profile import apply_overrides, builtin_profiles, find_profile
-from wattfleet.agent.workloads.record import RunRecord
 from wattfleet.agent.workloads.report import format_summary
-from wattfleet.agent.workloads.scenarios import QueryTiming
+from wattfleet.agent.workloads.scenarios import Query
 from wattfleet.core.errors import UsageError
+from wattfleet.core.model import RunRecord
 
 # flag -> dotted profile key it overrides
 FLAG_KEYS: dict[str, str] = {
@@ -122,10 +122,10 @@ class Progress:
         self._write(f"{self.phase} [{bar:<20}] {fraction:4.0%}  {queries_done} queries  {tokens_done} tokens  "
                     f"{elapsed_s:.1f} s")
 
-    def on_token(self, request_id: int, token_index: int, t_ns: int) -> None:
+    def on_token(self, query_id: int, token_index: int, t_ns: int) -> None:
         return None
 
-    def on_query(self, q: QueryTiming) -> None:
+    def on_query(self, q: Query) -> None:
         return None
 
 

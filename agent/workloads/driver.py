@@ -1,8 +1,9 @@
-"""Run one profile end to end: open the runner, warm up, measure, summarise, compare, write a record.
+"""Run one profile end to end: open the runner, warm up, measure, summarise, compare, return its record.
 
     record = run_profile(profile, observer=..., cancel=threading.Event(), sampler=..., run_id="r1")
 
-The agent's run manager and `wattfleet bench` both call run_profile(); nothing here knows about gRPC.
+The agent's run manager and `wattfleet bench` both call run_profile(); nothing here knows about gRPC. The
+record's figures, validity and energy come from the one record builder (record.py).
 """
 
 from __future__ import annotations
@@ -13,17 +14,16 @@ import platform
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from wattfleet.agent.workloads.config import LoadConfig, Profile, RuntimeConfig
-from wattfleet.agent.workloads.metrics import figure_value, measured, summarize
 from wattfleet.agent.workloads.profile import profile_to_dict
-from wattfleet.agent.workloads.record import RunRecord
+from wattfleet.agent.workloads.record import fill_measured, record_of
 from wattfleet.agent.workloads.scenarios import (
     QueryExecutor,
-    QueryTiming,
     Recorder,
     RunObserver,
     Window,
@@ -32,15 +32,46 @@ from wattfleet.agent.workloads.scenarios import (
     run_server,
     run_single_stream,
 )
-from wattfleet.agent.workloads.validity import validity
 from wattfleet.core.errors import WattfleetError
+from wattfleet.core.model import HostCpu, Query, RunRecord, Validity, figure_value
+from wattfleet.core.model import Window as ModelWindow
 
-__all__ = ["QueryTiming", "RunObserver", "run_profile"]
+__all__ = ["Query", "RunObserver", "run_profile"]
 
 # Sweep saturation: stop after a level whose throughput is below SATURATION_GAIN x the best so far
 # (it stopped rising), or whose p99 latency exceeds LATENCY_BLOWUP x the first level's (it exploded).
 SATURATION_GAIN = 1.05
 LATENCY_BLOWUP = 10.0
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What a run measures with besides the runner: power, host CPU, and which other runs overlapped."""
+
+    sampler: Any = None
+    cpu_meter: Any = None
+    other_devices: Callable[[int, int], Iterable[str]] | None = None
+
+
+class _Watch:
+    """Wraps the caller's observer: notes the host CPU when measuring starts; the per-token and per-query
+    calls go straight to the caller's own methods (no extra layer on the hot path)."""
+
+    def __init__(self, inner: RunObserver | None, rec: Recorder, meter: Any) -> None:
+        self.inner, self.rec, self.meter = inner, rec, meter
+        self.on_token: Callable[[int, int, int], None] = inner.on_token if inner else _ignore
+        self.on_query: Callable[[Query], None] = inner.on_query if inner else _ignore
+        self.on_progress: Callable[[float, int, int, float], None] = inner.on_progress if inner else _ignore
+
+    def on_phase(self, state: str, detail: str = "") -> None:
+        if state == "measuring" and self.meter is not None:
+            self.rec.cpu_before = self.meter.snapshot()
+        if self.inner is not None:
+            self.inner.on_phase(state, detail)
+
+
+def _ignore(*_args: Any) -> None:
+    return None
 
 
 def _phase(observer: RunObserver | None, state: str, detail: str = "") -> None:
@@ -58,8 +89,11 @@ def _environment(runner: Any) -> dict[str, Any]:
 
 
 def _run_scenario(runner: Any, load: LoadConfig, scenario: str, observer: RunObserver | None,
-                  cancel: threading.Event, label: str = "") -> tuple[Recorder, Window, list[int]]:
-    rec = Recorder(load, observer, cancel, label or scenario)
+                  cancel: threading.Event, label: str = "", ctx: _Context | None = None
+                  ) -> tuple[Recorder, Window, list[int]]:
+    rec = Recorder(load, None, cancel, label or scenario)
+    meter = ctx.cpu_meter if ctx else None
+    rec.observer = _Watch(observer, rec, meter) if observer is not None or meter is not None else None
     ex = QueryExecutor(runner, load, rec)
     if load.warmup_queries:
         _phase(observer, "warmup", f"{load.warmup_queries} queries")
@@ -77,40 +111,27 @@ def _run_scenario(runner: Any, load: LoadConfig, scenario: str, observer: RunObs
     return rec, window, offsets
 
 
+def _host_cpu(before: Any, meter: Any) -> HostCpu | None:
+    if meter is None or before is None:
+        return None
+    return meter.over(before)  # type: ignore[no-any-return]
+
+
 def _fill(record: RunRecord, profile: Profile, load: LoadConfig, scenario: str, rec: Recorder,
-          window: Window, sampler: Any) -> None:
-    """Figures, validity and energy of one measured scenario run into `record`."""
-    requests = list(rec.requests)
-    record.requests = requests
-    record.window.update({"t0_ns": window.t0_ns, "t1_ns": window.t1_ns,
-                          "duration_s": (window.t1_ns - window.t0_ns) / 1e9, "ended_by": window.ended_by})
-    record.figures = summarize(requests, window.t0_ns, window.t1_ns, profile.slo)
-    record.validity = validity(requests, window.t0_ns, window.t1_ns, scenario=scenario,
-                               min_duration_s=load.min_duration_s, min_queries=load.min_queries,
-                               slo=profile.slo)
-    if window.ended_by in ("cancelled", "failed"):  # a cap is judged by the minimums above
-        record.validity["reasons"].append(f"run ended by {window.ended_by}")
-        record.validity["valid"] = False
-    if sampler is not None and window.t1_ns > window.t0_ns:  # a run cancelled before measuring has no window
-        _add_energy(record, sampler, window)
-
-
-def _add_energy(record: RunRecord, sampler: Any, window: Window) -> None:
-    from wattfleet.agent.telemetry import energy_figures
-
-    windows = sampler.energy(window.t0_ns, window.t1_ns)
-    ms = [r for r in measured(record.requests) if window.t0_ns <= r.done_ns <= window.t1_ns]
-    tokens = sum(1 for r in measured(record.requests) for t in r.token_ns if window.t0_ns <= t <= window.t1_ns)
-    record.figures.extend(energy_figures(windows, tokens, len(ms)))
-    record.energy = {
-        d: {"method": w.method, "energy_j": w.energy_j, "sample_rate_hz": w.sample_rate_hz,
-            "n_samples": w.n_samples, "low_confidence": w.low_confidence, "notes": list(w.notes)}
-        for d, w in windows.items()
-    }
+          window: Window, ctx: _Context) -> None:
+    """Figures, validity and energy of one measured scenario run into `record` (the one record builder)."""
+    queries = list(rec.requests)
+    energy = None
+    if ctx.sampler is not None and window.t1_ns > window.t0_ns:  # a run cancelled before measuring has none
+        energy = ctx.sampler.energy(window.t0_ns, window.t1_ns)
+    others = ctx.other_devices(window.t0_ns, window.t1_ns) if ctx.other_devices else ()
+    fill_measured(record, scenario=scenario, load=load, slo=profile.slo, queries=queries,
+                  window=ModelWindow(t0_ns=window.t0_ns, t1_ns=window.t1_ns, ended_by=window.ended_by),
+                  energy=energy, other_devices=others, host_cpu=_host_cpu(rec.cpu_before, ctx.cpu_meter))
 
 
 def _sweep(runner: Any, profile: Profile, record: RunRecord, observer: RunObserver | None,
-           cancel: threading.Event, sampler: Any) -> None:
+           cancel: threading.Event, ctx: _Context) -> None:
     """Run the inner scenario once per value; stop at saturation (see SATURATION_GAIN, LATENCY_BLOWUP)."""
     load = profile.load
     over = load.sweep.over
@@ -127,15 +148,17 @@ def _sweep(runner: Any, profile: Profile, record: RunRecord, observer: RunObserv
             changes["warmup_queries"] = 0  # the runner is warm after the first level
         level_load = dataclasses.replace(load, scenario=inner, **changes)
         label = f"sweep {over}={value:g} ({i + 1}/{len(load.sweep.values)})"
-        rec, window, offsets = _run_scenario(runner, level_load, inner, observer, cancel, label)
+        rec, window, offsets = _run_scenario(runner, level_load, inner, observer, cancel, label, ctx)
         if rec.error is not None:
             raise rec.error
-        sub = RunRecord(run_id=f"{record.run_id}/{over}={value:g}", state="completed",
-                        window=dict(record.window), environment=record.environment,
-                        cold_start=record.cold_start if i == 0 else {})
-        sub.profile = profile_to_dict(dataclasses.replace(profile, load=level_load))
+        sub = record_of(f"{record.run_id}/{over}={value:g}",
+                        profile=profile_to_dict(dataclasses.replace(profile, load=level_load)),
+                        host_id=record.host_id, device=record.device,
+                        anchor_unix_ns=record.window.anchor_unix_ns, anchor_mono_ns=record.window.anchor_mono_ns)
+        sub.state, sub.environment = "completed", record.environment
+        sub.cold_start = record.cold_start if i == 0 else {}
         sub.schedule_offsets_ns = offsets
-        _fill(sub, profile, level_load, inner, rec, window, sampler)
+        _fill(sub, profile, level_load, inner, rec, window, ctx)
         record.sweep.append(sub)
         thr = figure_value(sub.figures, thr_name) or 0.0
         lat = figure_value(sub.figures, lat_name) or 0.0
@@ -149,14 +172,21 @@ def _sweep(runner: Any, profile: Profile, record: RunRecord, observer: RunObserv
             break
     if record.sweep:  # the record's own figures are those of the level with the highest throughput
         peak = max(record.sweep, key=lambda s: figure_value(s.figures, thr_name) or 0.0)
-        record.figures = [dict(f) for f in peak.figures]
-        record.window.update({k: peak.window[k] for k in ("t0_ns", "t1_ns", "duration_s")})
-        record.validity = {"valid": all(s.validity.get("valid") for s in record.sweep),
-                           "reasons": [f"{s.run_id}: {r}" for s in record.sweep for r in s.validity["reasons"]],
-                           "peak": peak.run_id,
-                           "queries": peak.validity.get("queries", 0),
-                           "saturation_rule": f"stop when {thr_name} < {SATURATION_GAIN:g} x best so far, "
-                                              f"or {lat_name} > {LATENCY_BLOWUP:g} x the first level's"}
+        record.figures = list(peak.figures)
+        record.energy = list(peak.energy)
+        record.host_cpu = peak.host_cpu
+        record.window = peak.window
+        record.validity = Validity(
+            valid=all(s.validity.valid for s in record.sweep),
+            reasons=tuple(f"{s.run_id}: {r}" for s in record.sweep for r in s.validity.reasons),
+            queries=peak.validity.queries, duration_s=peak.validity.duration_s,
+            min_duration_met=all(s.validity.min_duration_met for s in record.sweep),
+            min_queries_met=all(s.validity.min_queries_met for s in record.sweep),
+            low_confidence=any(s.validity.low_confidence for s in record.sweep),
+            percentile_method=peak.validity.percentile_method,
+            details={"peak": peak.run_id,
+                     "saturation_rule": f"stop when {thr_name} < {SATURATION_GAIN:g} x best so far, "
+                                        f"or {lat_name} > {LATENCY_BLOWUP:g} x the first level's"})
 
 
 def _quality(runner: Any, profile: Profile, model_dirs: Sequence[Path], cache_dir: Path | None) -> dict[str, Any]:
@@ -176,15 +206,24 @@ def _quality(runner: Any, profile: Profile, model_dirs: Sequence[Path], cache_di
 
 def run_profile(profile: Profile, *, model_dirs: Sequence[Path] = (), cache_dir: Path | None = None,
                 observer: RunObserver | None = None, cancel: threading.Event | None = None,
-                sampler: Any = None, run_id: str = "", profile_text: str = "") -> RunRecord:
+                sampler: Any = None, run_id: str = "", profile_text: str = "", device: str = "",
+                host_id: str = "", labels: dict[str, str] | None = None, cpu_meter: Any = None,
+                other_devices: Callable[[int, int], Iterable[str]] | None = None,
+                on_environment: Callable[[RunRecord], None] | None = None) -> RunRecord:
     """Run `profile` and return its record; an error becomes state "failed" with record.error set.
 
-    `sampler` is a started wattfleet.agent.telemetry.Sampler; its energy over the window is added."""
+    `sampler` is a started wattfleet.agent.telemetry.Sampler (energy over the window), `cpu_meter` a
+    telemetry.cpu.CpuMeter (host CPU beside this process's share), `other_devices(t0, t1)` names the devices
+    of other runs that overlapped the window (their shared domains are flagged). `on_environment` is called
+    once the runner is open and the record knows what runs where (the agent journals it)."""
     cancel = cancel or threading.Event()
-    record = RunRecord(run_id=run_id or f"{profile.name}-{time.strftime('%Y%m%dT%H%M%S')}",
-                       profile=profile_to_dict(profile), profile_text=profile_text)
-    record.started_unix_ns = time.time_ns()
-    record.window = {"wall_anchor_unix_ns": time.time_ns(), "wall_anchor_mono_ns": time.monotonic_ns()}
+    device = device or ("cpu" if profile.runtime.provider == "cpu" else f"gpu:{profile.runtime.device_id}")
+    record = record_of(run_id or f"{profile.name}-{time.strftime('%Y%m%dT%H%M%S')}",
+                       profile=profile_to_dict(profile), profile_text=profile_text, device=device,
+                       host_id=host_id or socket.gethostname(), labels=labels,
+                       anchor_unix_ns=time.time_ns(), anchor_mono_ns=time.monotonic_ns(),
+                       started_unix_ns=time.time_ns())
+    ctx = _Context(sampler, cpu_meter, other_devices)
     _phase(observer, "preparing", f"opening {profile.model.builtin or profile.model.path}")
     runner = None
     try:
@@ -193,14 +232,17 @@ def run_profile(profile: Profile, *, model_dirs: Sequence[Path] = (), cache_dir:
         runner = open_runner(profile.model, profile.runtime, model_dirs=model_dirs, cache_dir=cache_dir)
         record.environment = _environment(runner)
         record.cold_start = runner.cold_start.to_dict()
+        if on_environment is not None:
+            on_environment(record)
         if profile.load.scenario == "sweep":
-            _sweep(runner, profile, record, observer, cancel, sampler)
+            _sweep(runner, profile, record, observer, cancel, ctx)
         else:
-            rec, window, offsets = _run_scenario(runner, profile.load, profile.load.scenario, observer, cancel)
+            rec, window, offsets = _run_scenario(runner, profile.load, profile.load.scenario, observer, cancel,
+                                                 ctx=ctx)
             if rec.error is not None:
                 raise rec.error
             record.schedule_offsets_ns = offsets
-            _fill(record, profile, profile.load, profile.load.scenario, rec, window, sampler)
+            _fill(record, profile, profile.load, profile.load.scenario, rec, window, ctx)
         if profile.quality.reference_provider and not cancel.is_set():
             _phase(observer, "measuring", f"comparing answers with {profile.quality.reference_provider}")
             record.quality = _quality(runner, profile, model_dirs, cache_dir)

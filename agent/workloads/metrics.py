@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from wattfleet.agent.workloads.config import SloConfig
+from wattfleet.core.model.query import Query
 
 PERCENTILES: tuple[float, ...] = (50.0, 90.0, 95.0, 97.0, 99.0, 99.9)
 NS_PER_MS = 1_000_000
@@ -24,55 +24,6 @@ VLLM = "vLLM"
 INFERENCE_PERF = "inference-perf"
 
 Figure = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class RequestTiming:
-    """Raw timestamps of one request (one prompt of a batch, or one fixed-shape inference).
-
-    token_ns holds the host time of every output token (empty for fixed-shape models); done_ns is the
-    completion time (the last token's time for generative requests). All times are monotonic ns.
-    """
-
-    request_id: int
-    scheduled_ns: int
-    issued_ns: int
-    done_ns: int
-    token_ns: tuple[int, ...] = ()
-    warmup: bool = False
-    samples: int = 1  # samples in this query (batch size for fixed-shape inference)
-
-    @property
-    def n_out(self) -> int:
-        return len(self.token_ns)
-
-    @property
-    def first_token_ns(self) -> int:
-        return self.token_ns[0] if self.token_ns else 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "request_id": self.request_id,
-            "scheduled_ns": self.scheduled_ns,
-            "issued_ns": self.issued_ns,
-            "done_ns": self.done_ns,
-            "token_ns": list(self.token_ns),
-            "n_out": self.n_out,
-            "warmup": self.warmup,
-            "samples": self.samples,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RequestTiming:
-        return cls(
-            request_id=int(d["request_id"]),
-            scheduled_ns=int(d["scheduled_ns"]),
-            issued_ns=int(d["issued_ns"]),
-            done_ns=int(d["done_ns"]),
-            token_ns=tuple(int(t) for t in d.get("token_ns", ())),
-            warmup=bool(d.get("warmup", False)),
-            samples=int(d.get("samples", 1)),
-        )
 
 
 # ---- percentiles -------------------------------------------------------------------------------
@@ -98,42 +49,42 @@ def percentile_label(p: float) -> str:
 # ---- per-request values ------------------------------------------------------------------------
 
 
-def ttft_ms(r: RequestTiming) -> float:
+def ttft_ms(r: Query) -> float:
     """First token - scheduled arrival (MLPerf LoadGen: queueing is not hidden)."""
     return (r.first_token_ns - r.scheduled_ns) / NS_PER_MS
 
 
-def ttft_send_ms(r: RequestTiming) -> float:
+def ttft_send_ms(r: Query) -> float:
     """First token - actual issue time (vLLM, inference-perf)."""
     return (r.first_token_ns - r.issued_ns) / NS_PER_MS
 
 
-def e2el_ms(r: RequestTiming) -> float:
+def e2el_ms(r: Query) -> float:
     """Last token (or completion) - scheduled arrival."""
     return (r.done_ns - r.scheduled_ns) / NS_PER_MS
 
 
-def tpot_ms(r: RequestTiming) -> float | None:
+def tpot_ms(r: Query) -> float | None:
     """(e2e - ttft) / (n_out - 1); None where n_out <= 1 (excluded, as MLPerf and vLLM do)."""
     if r.n_out <= 1:
         return None
     return (r.done_ns - r.first_token_ns) / NS_PER_MS / (r.n_out - 1)
 
 
-def ntpot_ms(r: RequestTiming) -> float | None:
+def ntpot_ms(r: Query) -> float | None:
     """e2e / n_out (inference-perf's NTPOT, guidellm's TPOT); None without output tokens."""
     if r.n_out == 0:
         return None
     return e2el_ms(r) / r.n_out
 
 
-def itl_ms(r: RequestTiming) -> list[float]:
+def itl_ms(r: Query) -> list[float]:
     """Every gap between consecutive output tokens of one request."""
     t = r.token_ns
     return [(t[i] - t[i - 1]) / NS_PER_MS for i in range(1, len(t))]
 
 
-def meets_slo(r: RequestTiming, slo: SloConfig) -> bool:
+def meets_slo(r: Query, slo: SloConfig) -> bool:
     """Whether one request meets every configured SLO (<=, as vLLM's --goodput).
 
     A request with n_out <= 1 has no tpot and meets a tpot SLO vacuously (vLLM counts its tpot as 0).
@@ -151,16 +102,16 @@ def slo_configured(slo: SloConfig) -> bool:
     return slo.ttft_ms is not None or slo.tpot_ms is not None or slo.e2el_ms is not None
 
 
-def measured(requests: Iterable[RequestTiming]) -> list[RequestTiming]:
+def measured(requests: Iterable[Query]) -> list[Query]:
     """Requests that count: not warm-up, and completed."""
     return [r for r in requests if not r.warmup and r.done_ns > 0]
 
 
-def is_generative(requests: Sequence[RequestTiming]) -> bool:
+def is_generative(requests: Sequence[Query]) -> bool:
     return any(r.token_ns for r in requests)
 
 
-def per_request_values(requests: Iterable[RequestTiming]) -> dict[str, list[float]]:
+def per_request_values(requests: Iterable[Query]) -> dict[str, list[float]]:
     """Raw per-request values (ms) of every latency metric; itl is pooled over all requests."""
     rs = measured(requests)
     out: dict[str, list[float]] = {k: [] for k in ("ttft", "ttft_send", "tpot", "ntpot", "itl", "e2el")}
@@ -231,7 +182,7 @@ def in_window(t_ns: int, t0_ns: int, t1_ns: int) -> bool:
 
 
 def summarize(
-    requests: Iterable[RequestTiming], t0_ns: int, t1_ns: int, slo: SloConfig | None = None
+    requests: Iterable[Query], t0_ns: int, t1_ns: int, slo: SloConfig | None = None
 ) -> list[Figure]:
     """Figures of a run from raw timings: latency distributions over every measured request given,
     throughput (tokens, requests, samples, goodput) over what completed inside [t0_ns, t1_ns]."""

@@ -1,106 +1,155 @@
-"""The run record: everything one run measured, JSON-serialisable, and read back by from_dict().
-
-`wattfleet bench --out` writes it; the agent journals it and sends it as RunRecord.record_json.
+"""The one record builder: a measured window's queries and energy into a RunRecord's figures, validity and
+energy. `wattfleet bench`, the agent and crash recovery all build records here, so a figure means the same
+whichever path made it. The record type itself is core/model/record.py.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
-from wattfleet.agent.workloads.metrics import Figure, RequestTiming
+from wattfleet.agent.workloads.config import LoadConfig, SloConfig
+from wattfleet.agent.workloads.metrics import measured, summarize
+from wattfleet.agent.workloads.validity import validity
+from wattfleet.core.model import DomainEnergy, Figure, HostCpu, Query, RunRecord, Validity, Window
+from wattfleet.core.model.domains import domain_kind, headline_domain
 
-SCHEMA_VERSION = 1
-STATES = ("preparing", "warmup", "measuring", "completed", "failed", "cancelled")
+ENDED_EARLY = ("cancelled", "failed", "interrupted")
 
 
-@dataclass
-class RunRecord:
-    run_id: str
-    state: str = "preparing"
-    profile: dict[str, Any] = field(default_factory=dict)  # profile_to_dict(profile)
-    profile_text: str = ""  # the TOML it came from, where there was one
-    environment: dict[str, Any] = field(default_factory=dict)
-    cold_start: dict[str, float] = field(default_factory=dict)
-    # t0_ns, t1_ns, duration_s, wall_anchor_unix_ns, wall_anchor_mono_ns, ended_by
-    window: dict[str, Any] = field(default_factory=dict)
-    requests: list[RequestTiming] = field(default_factory=list)
-    figures: list[Figure] = field(default_factory=list)
-    validity: dict[str, Any] = field(default_factory=dict)
-    quality: dict[str, Any] | None = None
-    energy: dict[str, Any] | None = None
-    error: str = ""
-    sweep: list[RunRecord] = field(default_factory=list)  # one sub-record per swept value
-    sweep_summary: list[dict[str, Any]] = field(default_factory=list)
-    schedule_offsets_ns: list[int] = field(default_factory=list)  # server: the arrival schedule used
-    labels: dict[str, str] = field(default_factory=dict)
-    started_unix_ns: int = 0
-    ended_unix_ns: int = 0
-    schema_version: int = SCHEMA_VERSION
+class EnergyLike(Protocol):
+    """What the builder reads of a domain's energy (a telemetry EnergyWindow or a stored DomainEnergy)."""
 
-    def figure(self, name: str, domain: str = "") -> Figure | None:
-        for f in self.figures:
-            if f["name"] == name and (not domain or f["domain"] == domain):
-                return f
-        return None
+    @property
+    def energy_j(self) -> float | None: ...
+    @property
+    def power_avg_w(self) -> float | None: ...
+    @property
+    def power_peak_w(self) -> float | None: ...
+    @property
+    def sample_rate_hz(self) -> float: ...
+    @property
+    def n_samples(self) -> int: ...
+    @property
+    def low_confidence(self) -> bool: ...
+    @property
+    def notes(self) -> tuple[str, ...]: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def idle_power_w(self) -> float | None: ...
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": self.schema_version,
-            "run_id": self.run_id,
-            "state": self.state,
-            "error": self.error,
-            "started_unix_ns": self.started_unix_ns,
-            "ended_unix_ns": self.ended_unix_ns,
-            "labels": dict(self.labels),
-            "profile": self.profile,
-            "profile_text": self.profile_text,
-            "environment": self.environment,
-            "cold_start": self.cold_start,
-            "window": self.window,
-            "figures": self.figures,
-            "validity": self.validity,
-            "quality": self.quality,
-            "energy": self.energy,
-            "sweep_summary": self.sweep_summary,
-            "sweep": [r.to_dict() for r in self.sweep],
-            "schedule_offsets_ns": list(self.schedule_offsets_ns),
-            "requests": [r.to_dict() for r in self.requests],
-        }
 
-    def to_json(self, indent: int | None = None) -> str:
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+def domain_energy(domain: str, w: EnergyLike, *, headline: bool = False, shared: bool = False,
+                  extra_notes: Sequence[str] = (), low_confidence: bool = False) -> DomainEnergy:
+    return DomainEnergy(domain, w.method, w.energy_j, w.power_avg_w, w.power_peak_w, w.sample_rate_hz, w.n_samples,
+                        w.low_confidence or low_confidence, (*w.notes, *extra_notes), headline, shared,
+                        w.idle_power_w)
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RunRecord:
-        version = int(d.get("schema_version", 0))
-        if version > SCHEMA_VERSION:
-            raise ValueError(f"run record schema {version} is newer than this wattfleet reads "
-                             f"({SCHEMA_VERSION}); upgrade wattfleet")
-        return cls(
-            run_id=str(d["run_id"]),
-            state=str(d.get("state", "")),
-            profile=dict(d.get("profile", {})),
-            profile_text=str(d.get("profile_text", "")),
-            environment=dict(d.get("environment", {})),
-            cold_start=dict(d.get("cold_start", {})),
-            window=dict(d.get("window", {})),
-            requests=[RequestTiming.from_dict(r) for r in d.get("requests", [])],
-            figures=[dict(f) for f in d.get("figures", [])],
-            validity=dict(d.get("validity", {})),
-            quality=d.get("quality"),
-            energy=d.get("energy"),
-            error=str(d.get("error", "")),
-            sweep=[cls.from_dict(s) for s in d.get("sweep", [])],
-            sweep_summary=list(d.get("sweep_summary", [])),
-            schedule_offsets_ns=[int(x) for x in d.get("schedule_offsets_ns", [])],
-            labels=dict(d.get("labels", {})),
-            started_unix_ns=int(d.get("started_unix_ns", 0)),
-            ended_unix_ns=int(d.get("ended_unix_ns", 0)),
-            schema_version=version,
-        )
 
-    @classmethod
-    def from_json(cls, text: str) -> RunRecord:
-        return cls.from_dict(json.loads(text))
+def shared_domains(domains: Iterable[str], device: str, other_devices: Iterable[str], contended: bool) -> set[str]:
+    """Domains another run or process used during the window (METRICS.md `shared`).
+
+    A GPU's own domains are shared only with a run on the same GPU; host-wide domains (CPU package, SoC,
+    wall, the estimate) with any other run on the host, and the estimate also with a busy host.
+    """
+    others = set(other_devices)
+    out = set()
+    for d in domains:
+        kind = domain_kind(d)
+        if kind in ("gpu-board", "gpu-module"):
+            if f"gpu:{d.split(':', 1)[1] if ':' in d else ''}" in others:
+                out.add(d)
+        elif others or (kind == "estimated" and contended):
+            out.add(d)
+    return out
+
+
+def energy_block(energy: Mapping[str, EnergyLike], device: str, *, other_devices: Iterable[str] = (),
+                 contended: bool = False, notes: Sequence[str] = (), low_confidence: bool = False
+                 ) -> list[DomainEnergy]:
+    """Per-domain energy with the headline domain (the run's own device) first, the rest in name order."""
+    head = headline_domain(device, energy)
+    shared = shared_domains(energy, device, other_devices, contended)
+    order = sorted(energy, key=lambda d: (d != head, d))
+    return [domain_energy(d, energy[d], headline=d == head, shared=d in shared, extra_notes=notes,
+                          low_confidence=low_confidence) for d in order]
+
+
+def energy_figures(energy: Sequence[DomainEnergy], window: Window, queries: Sequence[Query]) -> list[Figure]:
+    """The energy figures of each domain over the window (METRICS.md), headline domain first."""
+    from wattfleet.agent.telemetry.figures import energy_figures as per_domain
+
+    ms = measured(queries)
+    t0, t1 = window.t0_ns, window.t1_ns
+    done = sum(1 for q in ms if t0 <= q.done_ns <= t1)
+    tokens = sum(1 for q in ms for t in q.token_ns if t0 <= t <= t1)
+    by_domain = {e.domain: e for e in energy}
+    figures = [Figure.from_dict(f) for f in per_domain(by_domain, tokens, done)]
+    rank = {e.domain: i for i, e in enumerate(energy)}
+    return sorted(figures, key=lambda f: rank.get(f.domain, len(rank)))  # stable: keeps the name order
+
+
+def fill_measured(record: RunRecord, *, scenario: str, load: LoadConfig, slo: SloConfig | None,
+                  queries: list[Query], window: Window, energy: Mapping[str, EnergyLike] | None = None,
+                  other_devices: Iterable[str] = (), host_cpu: HostCpu | None = None,
+                  rebuilt_note: str = "") -> None:
+    """Figures, validity and energy of one measured window into `record`.
+
+    `rebuilt_note` marks a record rebuilt after a crash: every figure and the validity are then flagged
+    low confidence and the note says why.
+    """
+    record.queries = queries
+    record.window = Window(record.window.anchor_unix_ns, record.window.anchor_mono_ns, window.t0_ns, window.t1_ns,
+                           window.ended_by)
+    record.host_cpu = host_cpu
+    figures = [Figure.from_dict(f) for f in summarize(queries, window.t0_ns, window.t1_ns, slo)]
+    v = Validity.from_dict(validity(queries, window.t0_ns, window.t1_ns, scenario=scenario,
+                                    min_duration_s=load.min_duration_s, min_queries=load.min_queries, slo=slo))
+    if window.ended_by in ENDED_EARLY:  # a cap is judged by the minimums; an early end never is valid
+        v = v.invalid(f"run ended by {window.ended_by}")
+    if host_cpu is not None and host_cpu.contended:
+        v = Validity(**{**v.__dict__, "low_confidence": True})
+    record.energy = []
+    if energy and window.measured:
+        contended = host_cpu is not None and host_cpu.contended
+        record.energy = energy_block(energy, record.device, other_devices=other_devices, contended=contended,
+                                     notes=(rebuilt_note,) if rebuilt_note else (),
+                                     low_confidence=bool(rebuilt_note))
+        figures += energy_figures(record.energy, record.window, queries)
+    if rebuilt_note:
+        figures = [f.with_low_confidence() for f in figures]
+        v = Validity(**{**v.__dict__, "low_confidence": True})
+        if not v.reasons or v.reasons[-1] != f"run ended by {window.ended_by}":
+            v = v.invalid(rebuilt_note)
+    record.figures = figures
+    record.validity = v
+
+
+def window_from_queries(scenario: str, queries: Sequence[Query], concurrency: int = 1, batch_size: int = 1,
+                        ended_by: str = "interrupted") -> Window:
+    """The scenario's own window rule (METRICS.md) applied to the queries a run got through; used when a run
+    was cut short and no scenario reported its window (crash recovery)."""
+    from wattfleet.agent.workloads.scenarios import steady_state_start
+
+    ms = [q for q in measured(queries)]
+    if not ms:
+        return Window(ended_by=ended_by)
+    last_done = max(q.done_ns for q in ms)
+    if scenario in ("concurrency",):
+        per_query = batch_size if any(q.token_ns for q in ms) else 1
+        t0 = steady_state_start(list(ms), max(1, concurrency) * per_query) or min(q.issued_ns for q in ms)
+    elif scenario in ("server", "offline"):
+        t0 = min(q.scheduled_ns for q in ms)
+    else:  # single-stream (and anything else): first issue to last completion
+        t0 = min(q.issued_ns for q in ms)
+    return Window(t0_ns=t0, t1_ns=max(last_done, t0), ended_by=ended_by)
+
+
+def record_of(run_id: str, *, profile: dict[str, Any], profile_text: str = "", host_id: str = "", device: str = "",
+              labels: Mapping[str, str] | None = None, anchor_unix_ns: int = 0, anchor_mono_ns: int = 0,
+              started_unix_ns: int = 0) -> RunRecord:
+    """A new record: what runs, where, and the anchor that puts its monotonic times on a wall clock."""
+    return RunRecord(run_id=run_id, profile=dict(profile), profile_text=profile_text, host_id=host_id,
+                     device=device, labels=dict(labels or {}), window=Window(anchor_unix_ns, anchor_mono_ns),
+                     started_unix_ns=started_unix_ns)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wattfleet.agent.workloads.record import RunRecord
+from wattfleet.core.model import RunRecord
 
 SHORT_PERCENTILES = ("_mean", "_p50", "_p90", "_p99")
 
@@ -34,17 +34,26 @@ def _table(rows: list[tuple[str, ...]]) -> list[str]:
 
 def _figures(record: RunRecord, all_figures: bool) -> list[str]:
     rows: list[tuple[str, ...]] = [("figure", "value", "unit", "domain", "definition")]
+    head = record.headline_domain
     for f in record.figures:
-        if not _shown(f["name"], all_figures):
+        if not _shown(f.name, all_figures):
             continue
-        name = f["name"] + (" *" if f.get("low_confidence") else "")
-        rows.append((name, _value(f["value"]), f["unit"], f.get("domain") or "-", f["definition"]))
+        name = f.name + (" *" if f.low_confidence else "")
+        domain = (f"{f.domain} (headline)" if f.domain == head else f.domain) if f.domain else "-"
+        rows.append((name, _value(f.value), f.unit, domain, f.definition))
     if len(rows) == 1:
         return ["  (no figures)"]
     lines = _table(rows)
-    if any(f.get("low_confidence") for f in record.figures):
+    if any(f.low_confidence for f in record.figures):
         lines.append("  * low confidence: too few samples for that percentile, or a short/gappy energy window")
-    if any(f.get("domain") == "estimated" for f in record.figures):
+    if head:
+        lines.append(f"  headline energy domain: {head} (the device the run ran on, METRICS.md); others beside it")
+    elif record.energy:
+        lines.append(f"  no energy domain of the run's device ({record.device}) was measured; others are shown beside")
+    if any(e.shared for e in record.energy):
+        shared = ", ".join(e.domain for e in record.energy if e.shared)
+        lines.append(f"  shared: {shared} served other work during the window (figures include it)")
+    if any(f.domain == "estimated" for f in record.figures):
         lines.append("  domain 'estimated' is a model (CPU utilisation x TDP), not a measurement")
     return lines
 
@@ -72,27 +81,34 @@ def _environment(record: RunRecord) -> list[str]:
                      f"{cs.get('session_build_s', 0):.3f} s, first inference {cs.get('first_inference_s', 0):.3f} s "
                      "(apart from the measured window)")
     w = record.window
-    if "duration_s" in w:
-        lines.append(f"window    {w['duration_s']:.3f} s, {record.validity.get('queries', '?')} queries, "
-                     f"ended by {w.get('ended_by', 'sweep')}")
+    if w.measured:
+        lines.append(f"window    {w.duration_s:.3f} s, {record.validity.queries} queries, "
+                     f"ended by {w.ended_by or 'sweep'}")
+    h = record.host_cpu
+    if h is not None and h.host_util_pct is not None:
+        flag = "  CONTENDED: other processes used the host" if h.contended else ""
+        tdp = f"; estimate's TDP {h.tdp_w:g} W" if h.tdp_w else ""
+        lines.append(f"host cpu  {h.host_util_pct:.0f}% of all cores, this process {h.agent_share_pct or 0:.0f}%"
+                     f"{tdp}{flag}")
     return lines
 
 
 def _validity(record: RunRecord) -> list[str]:
     v = record.validity
-    if not v:
+    if not v.reasons and not v.queries and not v.valid:
         return []
-    lines = [f"validity  {'VALID' if v.get('valid') else 'NOT VALID'}"]
-    lines += [f"  - {r}" for r in v.get("reasons", [])]
-    es = v.get("early_stopping")
-    if es and es.get("estimate_ms") is not None:
-        lines.append(f"  early stopping: p{es['percentile']:g} {es['metric']} <= {es['estimate_ms']:.3f} ms at "
-                     f"{es['confidence']:.0%} confidence ({es['queries']} queries, MLPerf LoadGen)")
-    if "latency_cov" in v:
-        flag = "  FLAGGED (> 2.5%, trtexec's threshold)" if v.get("cov_flag") else ""
-        lines.append(f"  latency CoV {v['latency_cov']:.2%}{flag}")
-    if "saturation_rule" in v:
-        lines.append(f"  sweep: {v['saturation_rule']}; figures above are from {v.get('peak')}")
+    lines = [f"validity  {'VALID' if v.valid else 'NOT VALID'}" + ("  (low confidence)" if v.low_confidence else "")]
+    lines += [f"  - {r}" for r in v.reasons]
+    es = v.early_stopping
+    if es is not None and es.estimate_ms is not None:
+        lines.append(f"  early stopping: p{es.percentile:g} {es.metric} <= {es.estimate_ms:.3f} ms at "
+                     f"{es.confidence:.0%} confidence ({es.queries} queries, MLPerf LoadGen)")
+    cov = v.service_time_cov if v.service_time_cov is not None else v.details.get("latency_cov")
+    if cov is not None:
+        flag = "  FLAGGED (> 2.5%, trtexec's threshold)" if v.cov_flag else ""
+        lines.append(f"  service time CoV {cov:.2%}{flag}")
+    if "saturation_rule" in v.details:
+        lines.append(f"  sweep: {v.details['saturation_rule']}; figures above are from {v.details.get('peak')}")
     return lines
 
 

@@ -20,24 +20,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from wattfleet.agent.workloads.config import LoadConfig
-from wattfleet.agent.workloads.metrics import RequestTiming, measured
+from wattfleet.agent.workloads.metrics import measured
+from wattfleet.core.model.query import Query
 
 PROMPT_POOL = 32  # distinct prompts per run, cycled (seeded, so runs are repeatable)
 PROGRESS_INTERVAL_NS = 100_000_000  # at most 10 progress calls a second
-
-
-@dataclass(frozen=True)
-class QueryTiming:
-    """One finished request as the observer sees it (all times monotonic ns; first_token_ns 0 for
-    fixed-shape inference)."""
-
-    request_id: int
-    scheduled_ns: int
-    issued_ns: int
-    first_token_ns: int
-    done_ns: int
-    n_out: int
-    warmup: bool
 
 
 class RunObserver(Protocol):
@@ -45,8 +32,8 @@ class RunObserver(Protocol):
 
     def on_phase(self, state: str, detail: str = "") -> None: ...
     def on_progress(self, fraction: float, queries_done: int, tokens_done: int, elapsed_s: float) -> None: ...
-    def on_token(self, request_id: int, token_index: int, t_ns: int) -> None: ...
-    def on_query(self, q: QueryTiming) -> None: ...
+    def on_token(self, query_id: int, token_index: int, t_ns: int) -> None: ...
+    def on_query(self, q: Query) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -83,13 +70,14 @@ class Recorder:
         self.observer = observer
         self.cancel = cancel
         self.lock = threading.Lock()
-        self.requests: list[RequestTiming] = []
+        self.requests: list[Query] = []
         self.error: BaseException | None = None
         self.failed = threading.Event()
         self._next_id = 0
         self.measured = 0
         self.tokens = 0
         self.start_ns = 0  # when the measured phase started (set by the scenario)
+        self.cpu_before: Any = None  # the host CPU when measuring started (the driver's CpuMeter snapshot)
         self._last_progress_ns = 0
 
     def take_ids(self, k: int) -> int:
@@ -98,7 +86,7 @@ class Recorder:
             self._next_id += k
             return base
 
-    def add(self, timings: list[RequestTiming]) -> None:
+    def add(self, timings: list[Query]) -> None:
         with self.lock:
             self.requests.extend(timings)
             for t in timings:
@@ -107,8 +95,7 @@ class Recorder:
                     self.tokens += t.n_out
         if self.observer is not None:
             for t in timings:
-                self.observer.on_query(QueryTiming(t.request_id, t.scheduled_ns, t.issued_ns,
-                                                   t.first_token_ns, t.done_ns, t.n_out, t.warmup))
+                self.observer.on_query(t)
             self._progress()
 
     def fail(self, exc: BaseException) -> None:
@@ -172,7 +159,7 @@ class QueryExecutor:
             self.prompts = runner.make_prompts(PROMPT_POOL, load.prompt_tokens, load.seed)
 
     def run(self, scheduled_ns: int, warmup: bool,
-            on_issue: Callable[[int], None] | None = None) -> list[RequestTiming]:
+            on_issue: Callable[[int], None] | None = None) -> list[Query]:
         """Issue one query now; records and returns its timings. Thread-safe. `on_issue` is called
         with the issue time just before the runner is called."""
         batch = self.load.batch_size
@@ -183,7 +170,7 @@ class QueryExecutor:
                 on_issue(issued)
             self.runner.infer(batch)
             done = time.monotonic_ns()
-            timings = [RequestTiming(rid, scheduled_ns, issued, done, (), warmup, samples=batch)]
+            timings = [Query(rid, scheduled_ns, issued, done, (), warmup, samples=batch)]
             self.recorder.add(timings)
             return timings
         base = self.recorder.take_ids(batch)
@@ -206,7 +193,7 @@ class QueryExecutor:
             toks = tuple(stamps[b])
             if len(toks) != len(outputs[b]):
                 raise RuntimeError(f"runner reported {len(toks)} token times for {len(outputs[b])} tokens")
-            timings.append(RequestTiming(base + b, scheduled_ns, issued, toks[-1] if toks else end, toks,
+            timings.append(Query(base + b, scheduled_ns, issued, toks[-1] if toks else end, toks,
                                          warmup))
         self.recorder.add(timings)
         return timings
@@ -263,7 +250,7 @@ def run_offline(ex: QueryExecutor) -> Window:
     return Window(t0, last[0], rec.stop_reason())
 
 
-def steady_state_start(requests: list[RequestTiming], n: int) -> int | None:
+def steady_state_start(requests: list[Query], n: int) -> int | None:
     """The first moment n measured requests were in flight (from their issue and done times), or None.
     A completion and an issue at the same ns count the completion first."""
     events = sorted([(r.issued_ns, 1) for r in requests if not r.warmup]

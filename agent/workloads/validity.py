@@ -13,11 +13,11 @@ from wattfleet.agent.workloads.config import SloConfig
 from wattfleet.agent.workloads.metrics import (
     COV_FLAG,
     NS_PER_S,
-    RequestTiming,
     e2el_ms,
     measured,
     ttft_ms,
 )
+from wattfleet.core.model.query import Query
 
 CONFIDENCE = 0.99
 # Scenario -> the percentile LoadGen's early stopping is checked at; scenarios not listed are not
@@ -107,7 +107,7 @@ def coefficient_of_variation(values: Sequence[float]) -> float:
 
 
 def _latency_target(
-    rs: Sequence[RequestTiming], scenario: str, slo: SloConfig
+    rs: Sequence[Query], scenario: str, slo: SloConfig
 ) -> tuple[str, list[float], float | None]:
     """Which latency early stopping looks at, its values, and the SLO bound for it if one is set."""
     generative = any(r.token_ns for r in rs)
@@ -118,7 +118,7 @@ def _latency_target(
 
 
 def validity(
-    requests: Iterable[RequestTiming],
+    requests: Iterable[Query],
     t0_ns: int,
     t1_ns: int,
     *,

@@ -41,6 +41,30 @@ async def test_calls_without_the_token_are_unauthenticated(agent: RunningAgent, 
     assert "Bearer" in err.value.message
 
 
+@pytest.mark.parametrize(("header", "works", "said"), [
+    ("bearer {token}", True, ""),  # RFC 6750: the scheme is case-insensitive
+    ("BEARER {token}", True, ""),
+    ("Bearer {token}", True, ""),
+    ("Bearer {token}x", False, "wrong token"),
+    ("Basic {token}", False, "scheme 'Basic' is not Bearer"),  # not reported as a wrong token
+    ("{token}", False, "is not Bearer"),
+])
+async def test_the_bearer_scheme_is_case_insensitive_and_a_wrong_scheme_is_named(
+    agent: RunningAgent, header: str, works: bool, said: str
+) -> None:
+    from wattfleet.core import wire
+
+    async with grpc.aio.insecure_channel(agent.target) as channel:
+        call = wire.agent_stub(channel).GetInfo(wire.get_info_request(),
+                                                metadata=(("authorization", header.format(token=agent.token)),))
+        if works:
+            assert (await call).host_id == "sec-agent"
+            return
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await call
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED and said in (err.value.details() or "")
+
+
 async def test_health_stays_open_without_a_token(agent: RunningAgent) -> None:
     async with AgentClient(agent.target) as client:
         assert await client.health() == "SERVING"

@@ -10,8 +10,8 @@ from agents import RunningAgent, start_agent
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wattfleet.core import wire
 from wattfleet.core.client import AgentClient, AgentError
+from wattfleet.core.model import ENDED_STATES, RunRecord, RunSpec
 
 REFUSALS = {"INVALID_ARGUMENT", "NOT_FOUND", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED"}
 KEYS = [
@@ -44,12 +44,12 @@ near_valid = st.dictionaries(
     max_size=2,
 )
 specs = st.one_of(
-    st.builds(wire.RunSpec, profile=st.just("smoke"), overrides=near_valid, device=st.sampled_from(["", "cpu"])),
-    st.builds(wire.RunSpec, profile=st.just("smoke"), profile_toml=st.just(""), **common),
-    st.builds(wire.RunSpec, profile=st.one_of(st.sampled_from(["nope", "../smoke", "smoke.toml", "/etc/passwd"]), text),
+    st.builds(RunSpec, profile=st.just("smoke"), overrides=near_valid, device=st.sampled_from(["", "cpu"])),
+    st.builds(RunSpec, profile=st.just("smoke"), profile_toml=st.just(""), **common),
+    st.builds(RunSpec, profile=st.one_of(st.sampled_from(["nope", "../smoke", "smoke.toml", "/etc/passwd"]), text),
               profile_toml=st.just(""), **common),
-    st.builds(wire.RunSpec, profile=st.just(""), profile_toml=toml_lines, **common),
-    st.builds(wire.RunSpec, profile=text, profile_toml=toml_lines, **common),
+    st.builds(RunSpec, profile=st.just(""), profile_toml=toml_lines, **common),
+    st.builds(RunSpec, profile=text, profile_toml=toml_lines, **common),
 )
 
 
@@ -83,7 +83,7 @@ def test_fuzzed_run_specs_get_a_run_or_a_clear_refusal(agent: RunningAgent, loop
         max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
     )
     @given(spec=specs)
-    def check(spec: wire.RunSpec) -> None:
+    def check(spec: RunSpec) -> None:
         async def once() -> None:
             try:
                 handle = await client.start_run(spec)
@@ -104,8 +104,8 @@ def test_fuzzed_run_specs_get_a_run_or_a_clear_refusal(agent: RunningAgent, loop
             assert (await client.get_info()).host_id == "fuzz-agent"  # still serving
             for run_id in started:  # every run the fuzz started ends, and says how
                 events = [e async for e in client.watch_run(run_id)]
-                assert isinstance(events[-1].body, wire.RunSummary)
-                assert events[-1].body.state in wire.ENDED_STATES
+                assert isinstance(events[-1].body, RunRecord)
+                assert events[-1].body.state in ENDED_STATES
 
         loop.run_until_complete(after())
     finally:

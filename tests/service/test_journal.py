@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from wattfleet.agent.service.journal import Journal, StoredQuery, StoredRun
+from wattfleet.agent.service.journal import EnergyPoint, Journal, StoredRun
 from wattfleet.core.errors import ConfigError
+from wattfleet.core.model import Figure, Query, RunRecord
 
 
-def _query(i: int, warmup: bool = False) -> StoredQuery:
+def _query(i: int, warmup: bool = False) -> Query:
     base = 1_000_000 * i
     tokens = tuple(base + 100 + 10 * k for k in range(4))
-    return StoredQuery(i, base, base + 5, tokens[0], tokens[-1], len(tokens), warmup, tokens)
+    return Query(i, base, base + 5, tokens[-1], tokens, warmup)
 
 
-def _new_run(j: Journal, run_id: str, created_ns: int) -> None:
+def _new_run(j: Journal, run_id: str, created_ns: int, ceiling: int = 0) -> None:
     j.create_run(
         run_id,
         created_ns=created_ns,
@@ -32,6 +33,8 @@ def _new_run(j: Journal, run_id: str, created_ns: int) -> None:
         spec={"profile": "smoke"},
         profile_dict={"name": "smoke", "slo": {"ttft_ms": 1.0}},
         labels={"team": "a"},
+        profile_text='name = "smoke"',
+        seq_ceiling=ceiling,
     )
 
 
@@ -43,13 +46,14 @@ def test_runs_roundtrip_and_list_newest_first(tmp_path: Path) -> None:
     j.set_state("r1", "measuring", started_unix_ns=77)
     j.add_queries("r1", [_query(1), _query(2)])
     assert j.queries("r1") == [_query(1), _query(2)]
-    j.finish("r1", state="completed", ended_unix_ns=99, figures=[{"name": "x", "value": 1.0}],
+    j.finish("r1", state="completed", ended_unix_ns=99, figures=[Figure("x", 1.0)],
              record_json='{"ok": true}', error="", last_seq=12, environment={"provider": "cpu"})
     assert [r.run_id for r in j.list_runs()] == ["r2", "r1"]
     run = j.get("r1")
     assert run is not None
     assert (run.state, run.started_unix_ns, run.ended_unix_ns, run.last_seq) == ("completed", 77, 99, 12)
     assert run.environment == {"provider": "cpu"} and run.labels == {"team": "a"}
+    assert run.figures == [Figure("x", 1.0)] and run.profile_text == 'name = "smoke"'
     assert json.loads(run.record_json) == {"ok": True}
     assert j.queries("r1") == []  # an ended run's timings live in its record, not in per-query rows
     assert j.queries("r2") == []
@@ -59,13 +63,14 @@ def test_runs_roundtrip_and_list_newest_first(tmp_path: Path) -> None:
     j.close()
 
 
-def _rebuild(
-    run: StoredRun, queries: Sequence[StoredQuery], error: str, ended_unix_ns: int
-) -> tuple[list[dict[str, Any]], str]:
+def _rebuild(run: StoredRun, queries: Sequence[Query], points: Sequence[EnergyPoint], error: str,
+             ended_unix_ns: int) -> RunRecord:
     measured = [q for q in queries if not q.warmup]
     ttft = sorted((q.first_token_ns - q.scheduled_ns) / 1e6 for q in measured)
-    figures = [{"name": "ttft_max", "value": ttft[-1], "unit": "ms", "slo": run.profile_dict["slo"]["ttft_ms"]}]
-    return figures, json.dumps({"run_id": run.run_id, "n": len(measured), "error": error, "end": ended_unix_ns})
+    energy = points[-1].energy_j["cpu-package"] if points else 0.0
+    return RunRecord(run_id=run.run_id, state="interrupted", error=error, ended_unix_ns=ended_unix_ns,
+                     profile_text=run.profile_text, environment=run.environment, queries=list(queries),
+                     figures=[Figure("ttft_max", ttft[-1], "ms"), Figure("energy_j", energy, "J", "cpu-package")])
 
 
 def test_a_run_cut_by_sigkill_is_marked_interrupted_with_its_queries(tmp_path: Path) -> None:
@@ -73,31 +78,43 @@ def test_a_run_cut_by_sigkill_is_marked_interrupted_with_its_queries(tmp_path: P
     script = textwrap.dedent(f"""
         import os, signal
         from pathlib import Path
-        from wattfleet.agent.service.journal import Journal, StoredQuery, StoredRun
+        from wattfleet.agent.service.journal import EnergyPoint, Journal
+        from wattfleet.core.model import Query, RunRecord, Window
         j = Journal(Path({str(path)!r}))
         j.create_run("cut", created_ns=5, profile="smoke", host_id="h1", device="cpu", spec={{}},
-                     profile_dict={{"name": "smoke", "slo": {{"ttft_ms": 1.0}}}}, labels={{}})
+                     profile_dict={{"name": "smoke", "slo": {{"ttft_ms": 1.0}}}}, labels={{}},
+                     profile_text="text of the profile", seq_ceiling=100)
         j.set_state("cut", "measuring", started_unix_ns=1)
-        j.add_queries("cut", [StoredQuery(0, 0, 1, 2, 3, 1, True, (2,))])
-        j.add_queries("cut", [StoredQuery(i, 10*i, 10*i+1, 10*i+4, 10*i+9, 2, False, (10*i+4, 10*i+9))
-                              for i in range(1, 6)])
-        j.progress("cut", tokens_done=10, queries_done=5, last_seq=42)
+        j.set_started("cut", RunRecord("cut", environment={{"provider_used": "CPUExecutionProvider"}},
+                                       window=Window(1000, 2000)))
+        j.add_queries("cut", [Query(0, 0, 1, 3, (2, 3), True)])
+        j.add_queries("cut", [Query(i, 10*i, 10*i+1, 10*i+9, (10*i+4, 10*i+9)) for i in range(1, 6)])
+        j.add_energy_point("cut", EnergyPoint(10, {{"cpu-package": 0.0}}))
+        j.add_energy_point("cut", EnergyPoint(60, {{"cpu-package": 2.5}}, {{"cpu-package": 60.0}}))
+        j.progress("cut", tokens_done=10, queries_done=5, last_seq=42, last_unix_ns=777, last_mono_ns=60)
+        j.raise_seq_ceiling("cut", 200)
         os.kill(os.getpid(), signal.SIGKILL)
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
     assert proc.returncode == -9, proc.stderr.decode()
     j = Journal(path)
     before = j.get("cut")
-    assert before is not None and before.state == "measuring"
-    assert j.recover(_rebuild, ended_unix_ns=123, reason="the agent stopped during the run") == ["cut"]
+    assert before is not None and before.state == "measuring" and before.seq_ceiling == 200
+    marked = j.recover(_rebuild, restart_unix_ns=123_456, reason="the agent stopped during the run")
+    assert [r.run_id for r in marked] == ["cut"]
     run = j.get("cut")
     assert run is not None
-    assert (run.state, run.ended_unix_ns, run.queries_done) == ("interrupted", 123, 5)
+    # It ends at the last journaled time (777), not at the restart (123456).
+    assert (run.state, run.ended_unix_ns, run.queries_done) == ("interrupted", 777, 5)
     assert "agent stopped" in run.error
-    assert run.figures == [{"name": "ttft_max", "value": 4 / 1e6, "unit": "ms", "slo": 1.0}]
-    assert json.loads(run.record_json) == {"run_id": "cut", "n": 5, "error": run.error, "end": 123}
-    assert run.last_seq == 43  # the summary event comes after the last event journaled (42)
-    assert j.recover(_rebuild, ended_unix_ns=124, reason="again") == []  # ended runs stay as they are
+    assert run.figures == [Figure("ttft_max", 4 / 1e6, "ms"), Figure("energy_j", 2.5, "J", "cpu-package")]
+    record = RunRecord.from_json(run.record_json)
+    assert record.profile_text == "text of the profile"
+    assert record.environment == {"provider_used": "CPUExecutionProvider"}
+    assert len(record.queries) == 6
+    # The final event is numbered above the ceiling: above anything the agent may have sent.
+    assert run.last_seq == 201
+    assert j.recover(_rebuild, restart_unix_ns=124, reason="again") == []  # ended runs stay as they are
     j.close()
 
 
@@ -108,16 +125,44 @@ def test_a_corrupt_journal_is_a_config_error_naming_the_file(tmp_path: Path) -> 
         Journal(path)
 
 
+def test_a_schema_1_journal_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES ('schema', '1');
+        CREATE TABLE runs (run_id TEXT PRIMARY KEY, created_ns INTEGER NOT NULL, profile TEXT NOT NULL,
+            state TEXT NOT NULL, host_id TEXT NOT NULL, device TEXT NOT NULL DEFAULT '', spec_json TEXT NOT NULL,
+            profile_json TEXT NOT NULL, labels_json TEXT NOT NULL DEFAULT '{}',
+            environment_json TEXT NOT NULL DEFAULT '{}', started_unix_ns INTEGER NOT NULL DEFAULT 0,
+            ended_unix_ns INTEGER NOT NULL DEFAULT 0, window_t0_ns INTEGER NOT NULL DEFAULT 0,
+            tokens_done INTEGER NOT NULL DEFAULT 0, queries_done INTEGER NOT NULL DEFAULT 0,
+            last_seq INTEGER NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '',
+            figures_json TEXT NOT NULL DEFAULT '[]', record_json TEXT NOT NULL DEFAULT '');
+        INSERT INTO runs (run_id, created_ns, profile, state, host_id, spec_json, profile_json, last_seq)
+            VALUES ('old', 1, 'smoke', 'completed', 'h', '{}', '{}', 9);
+    """)
+    db.commit()
+    db.close()
+    j = Journal(path)
+    old = j.get("old")
+    assert old is not None and old.last_seq == 9 and old.seq_ceiling == 0
+    _new_run(j, "new", 2, ceiling=50)
+    assert j.get("new") is not None
+    j.close()
+
+
 def test_without_an_engine_the_cut_run_keeps_its_raw_timings(tmp_path: Path) -> None:
     j = Journal(tmp_path / "journal.sqlite3")
     _new_run(j, "r9", 1)
     j.add_queries("r9", [_query(1), _query(2, warmup=True)])
-    assert j.recover(None, ended_unix_ns=5, reason="crashed") == ["r9"]
+    assert [r.run_id for r in j.recover(None, restart_unix_ns=5, reason="crashed")] == ["r9"]
     run = j.get("r9")
     assert run is not None and run.state == "interrupted" and run.figures == []
     record = json.loads(run.record_json)
-    assert [r["request_id"] for r in record["requests"]] == [1, 2]
-    assert record["requests"][0]["token_ns"] == list(_query(1).token_ns)
+    assert [r["query_id"] for r in record["queries"]] == [1, 2]
+    assert RunRecord.from_json(run.record_json).queries[0] == _query(1)
+    assert record["profile_text"] == 'name = "smoke"'
     j.close()
 
 

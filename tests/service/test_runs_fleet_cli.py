@@ -65,7 +65,7 @@ def test_one_profile_on_two_agents_and_a_dead_host(fleet: tuple[Path, list[Runni
         record = json.loads(path.read_text())
         assert record["state"] == "completed"
         assert record["run_id"] in path.name
-        assert record["requests"], "the record carries the raw per-request timings"
+        assert record["queries"], "the record carries the raw per-query timings"
     for a in agents:
         assert f"[{a.target}] measuring" in proc.stderr  # progress per host
     assert f"[{dead}] error: UNAVAILABLE" in proc.stderr

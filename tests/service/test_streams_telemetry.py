@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from agents import RunningAgent, scrape_metrics, start_agent
 
-from wattfleet.core import wire
 from wattfleet.core.client import AgentClient, AgentError
+from wattfleet.core.model import RunRecord, RunSpec, TelemetryBatch
 
 GPU_W, CPU_W = 200.0, 40.0
 
@@ -49,8 +49,8 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAgent]:
         a.stop()
 
 
-async def _batches(c: AgentClient, n: int, *, interval_s: float = 0.0, after_seq: int = 0) -> list[wire.TelemetryBatch]:
-    out: list[wire.TelemetryBatch] = []
+async def _batches(c: AgentClient, n: int, *, interval_s: float = 0.0, after_seq: int = 0) -> list[TelemetryBatch]:
+    out: list[TelemetryBatch] = []
     async for batch in c.stream_telemetry(interval_s, after_seq):
         out.append(batch)
         if len(out) == n:
@@ -99,10 +99,10 @@ async def test_metrics_show_power_energy_and_the_last_runs_figures(agent: Runnin
         energy = {lab["domain"]: v for lab, v in got["wattfleet_energy_joules_total"]}
         assert energy["cpu-package"] > 0 and energy["gpu-board:0"] > 0
 
-        handle = await c.start_run(wire.RunSpec(profile="smoke", overrides={"load.min_duration_s": "0.3"}))
+        handle = await c.start_run(RunSpec(profile="smoke", overrides={"load.min_duration_s": "0.3"}))
         events = [e async for e in c.watch_run(handle.run_id)]
         summary = events[-1].body
-        assert isinstance(summary, wire.RunSummary) and summary.state == "completed", summary.error
+        assert isinstance(summary, RunRecord) and summary.state == "completed", summary.error
         got = await asyncio.to_thread(scrape_metrics, port)
         tpj = {lab["domain"]: v for lab, v in got["wattfleet_last_run_tokens_per_joule"]}
         expected = {f.domain: f.value for f in summary.figures if f.name == "tokens_per_j"}

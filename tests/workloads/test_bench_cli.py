@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from wattfleet.agent.workloads.cli import Progress
-from wattfleet.agent.workloads.record import RunRecord
+from wattfleet.core.model import RunRecord
 
 WATTFLEET = str(Path(sys.executable).parent / "wattfleet")
 
@@ -32,11 +32,14 @@ def test_smoke_profile_writes_a_record(tmp_path: Path, cache: Path) -> None:
     record = RunRecord.from_dict(json.loads(out.read_text()))
     assert record.state == "completed" and record.profile["name"] == "smoke"
     assert 'builtin = "decoder-tiny"' in record.profile_text
-    measured = [r for r in record.requests if not r.warmup]
+    measured = [r for r in record.queries if not r.warmup]
     assert len(measured) >= 8 and all(r.n_out == 8 for r in measured)
     assert record.figure("tokens_per_s") is not None and record.figure("tpot_p99") is not None
     assert record.environment["provider_used"] == "CPUExecutionProvider"
-    assert set(record.window) >= {"t0_ns", "t1_ns", "duration_s", "wall_anchor_unix_ns", "wall_anchor_mono_ns"}
+    w = record.window
+    assert w.measured and w.anchor_unix_ns > 0 and w.anchor_mono_ns <= w.t0_ns < w.t1_ns
+    raw = json.loads(out.read_text())
+    assert raw["schema_version"] == 2 and set(raw["window"]) >= {"t0_ns", "t1_ns", "anchor_unix_ns", "anchor_mono_ns"}
     # the summary a person reads: figures with units and definitions, provider, validity, cold start
     for needle in ("tokens_per_s", "tok/s", "MLPerf LoadGen", "CPUExecutionProvider", "validity", "cold start"):
         assert needle in proc.stdout
@@ -103,7 +106,7 @@ def test_model_file_path(tmp_path: Path, cache: Path) -> None:
     data = json.loads(proc.stdout)
     assert data["profile"]["name"] == "bench-mine" and data["profile"]["model"]["path"] == str(model)
     assert data["environment"]["model"]["path"] == str(model)
-    assert all(r["n_out"] == 3 for r in data["requests"])
+    assert all(r["n_out"] == 3 for r in data["queries"])
 
 
 class _Tty(io.StringIO):

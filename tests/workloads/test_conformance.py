@@ -11,12 +11,12 @@ import math
 import numpy as np
 
 from wattfleet.agent.workloads.config import SloConfig
-from wattfleet.agent.workloads.metrics import RequestTiming, figure_value, per_request_values, summarize
+from wattfleet.agent.workloads.metrics import Query, figure_value, per_request_values, summarize
 
 NS = 1_000_000_000
 
 
-def _timings(seed: int, n: int = 120) -> list[RequestTiming]:
+def _timings(seed: int, n: int = 120) -> list[Query]:
     rng = np.random.default_rng(seed)
     out = []
     sched = 0
@@ -26,11 +26,11 @@ def _timings(seed: int, n: int = 120) -> list[RequestTiming]:
         n_out = int(rng.integers(1, 12))
         gaps = rng.gamma(2.0, 0.004, size=n_out) * NS
         tokens = tuple(int(issued + g) for g in np.cumsum(gaps))
-        out.append(RequestTiming(i, sched, issued, tokens[-1], tokens))
+        out.append(Query(i, sched, issued, tokens[-1], tokens))
     return out
 
 
-def _vllm(reqs: list[RequestTiming], duration_s: float, goodput_ms: dict[str, float]) -> dict[str, object]:
+def _vllm(reqs: list[Query], duration_s: float, goodput_ms: dict[str, float]) -> dict[str, object]:
     """vLLM's calculate_metrics: times in seconds from the request's send time."""
     ttfts, tpots, all_tpots, itls, e2els, total_out, good = [], [], [], [], [], 0, 0
     for r in reqs:
@@ -73,7 +73,7 @@ def _vllm(reqs: list[RequestTiming], duration_s: float, goodput_ms: dict[str, fl
     }
 
 
-def _loadgen(reqs: list[RequestTiming]) -> dict[str, list[float]]:
+def _loadgen(reqs: list[Query]) -> dict[str, list[float]]:
     """LoadGen: latencies from the scheduled time; TPOT = (latency - first token) / (tokens - 1)."""
     ttft, tpot = [], []
     for r in reqs:
@@ -110,7 +110,7 @@ def test_against_vllm() -> None:
     # vLLM interpolates percentiles; the raw values we keep reproduce them
     assert math.isclose(float(np.percentile(ours["itl"], 99)), ref["p99_itl_ms"], rel_tol=1e-9)
     # goodput: vLLM's ttft is from send; with no scheduler lag the two agree exactly
-    no_lag = [RequestTiming(r.request_id, r.issued_ns, r.issued_ns, r.done_ns, r.token_ns) for r in reqs]
+    no_lag = [Query(r.query_id, r.issued_ns, r.issued_ns, r.done_ns, r.token_ns) for r in reqs]
     ref_nl = _vllm(no_lag, (t1 - t0) / NS, slo)
     figs_nl = summarize(no_lag, t0, t1, SloConfig(ttft_ms=slo["ttft"], tpot_ms=slo["tpot"]))
     assert ref_nl["request_goodput"] > 0

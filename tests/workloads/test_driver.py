@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from wattfleet.agent.workloads.config import LoadConfig, ModelConfig, Profile, QualityConfig, RuntimeConfig
-from wattfleet.agent.workloads.driver import QueryTiming, run_profile
+from wattfleet.agent.workloads.driver import Query, run_profile
 from wattfleet.agent.workloads.metrics import summarize
 
 LOAD = LoadConfig(prompt_tokens=6, output_tokens=4, warmup_queries=2, min_duration_s=0.1, min_queries=5)
@@ -24,7 +24,7 @@ class Watcher:
     def __init__(self, cancel_after: int = 0, cancel: threading.Event | None = None) -> None:
         self.lock = threading.Lock()
         self.phases: list[str] = []
-        self.queries: list[QueryTiming] = []
+        self.queries: list[Query] = []
         self.tokens: list[tuple[int, int, int]] = []
         self.progress: list[float] = []
         self.cancel_after, self.cancel = cancel_after, cancel
@@ -37,11 +37,11 @@ class Watcher:
         with self.lock:
             self.progress.append(fraction)
 
-    def on_token(self, request_id: int, token_index: int, t_ns: int) -> None:
+    def on_token(self, query_id: int, token_index: int, t_ns: int) -> None:
         with self.lock:
-            self.tokens.append((request_id, token_index, t_ns))
+            self.tokens.append((query_id, token_index, t_ns))
 
-    def on_query(self, q: QueryTiming) -> None:
+    def on_query(self, q: Query) -> None:
         with self.lock:
             self.queries.append(q)
             measured = sum(1 for x in self.queries if not x.warmup)
@@ -61,13 +61,13 @@ def test_observer_sees_phases_queries_and_every_token(cache: Path) -> None:
     assert record.state == "completed" and record.run_id == "r1"
     assert w.phases[0] == "preparing" and w.phases[-1] == "completed"
     assert w.phases.index("warmup") < w.phases.index("measuring")
-    assert len(w.queries) == len(record.requests)
-    by_id = {r.request_id: r for r in record.requests}
+    assert len(w.queries) == len(record.queries)
+    by_id = {r.query_id: r for r in record.queries}
     for q in w.queries:
-        r = by_id[q.request_id]
+        r = by_id[q.query_id]
         assert (q.scheduled_ns, q.issued_ns, q.first_token_ns, q.done_ns, q.n_out, q.warmup) == (
             r.scheduled_ns, r.issued_ns, r.token_ns[0], r.done_ns, r.n_out, r.warmup)
-    measured_tokens = {(r.request_id, i, t) for r in record.requests if not r.warmup for i, t in enumerate(r.token_ns)}
+    measured_tokens = {(r.query_id, i, t) for r in record.queries if not r.warmup for i, t in enumerate(r.token_ns)}
     assert set(w.tokens) == measured_tokens  # warm-up tokens are not streamed
     assert all(0.0 <= f <= 1.0 for f in w.progress)
 
@@ -77,18 +77,18 @@ def test_cancel_stops_the_run_and_keeps_what_was_measured(cache: Path) -> None:
     w = Watcher(cancel_after=3, cancel=cancel)
     record = run_profile(_profile(min_duration_s=30.0, min_queries=1000), cache_dir=cache, observer=w, cancel=cancel)
     assert record.state == "cancelled" and w.phases[-1] == "cancelled"
-    meas = [r for r in record.requests if not r.warmup]
+    meas = [r for r in record.queries if not r.warmup]
     assert 3 <= len(meas) < 1000
-    assert not record.validity["valid"] and "run ended by cancelled" in record.validity["reasons"]
+    assert not record.validity.valid and "run ended by cancelled" in record.validity.reasons
     # partial figures from any subset of requests
-    part = summarize(meas[:2], record.window["t0_ns"], record.window["t1_ns"])
+    part = summarize(meas[:2], record.window.t0_ns, record.window.t1_ns)
     assert next(f for f in part if f["name"] == "ttft_p50")["value"] > 0
 
 
 def test_max_queries_cap_ends_the_run(cache: Path) -> None:
     record = run_profile(_profile(min_duration_s=30.0, min_queries=10, max_queries=12), cache_dir=cache)
-    assert record.state == "completed" and record.window["ended_by"] == "max_queries"
-    assert sum(1 for r in record.requests if not r.warmup) == 12
+    assert record.state == "completed" and record.window.ended_by == "max_queries"
+    assert sum(1 for r in record.queries if not r.warmup) == 12
 
 
 def test_missing_model_file_fails_with_its_name(tmp_path: Path, cache: Path) -> None:
@@ -128,14 +128,14 @@ def test_energy_from_a_real_sampler_over_the_measured_window(tmp_path: Path, cac
     finally:
         sampler.stop()
     assert record.state == "completed", record.error
-    energy = {f["name"]: f for f in record.figures if f["domain"] == "gpu-board:0"}
+    energy = {f.name: f for f in record.figures if f.domain == "gpu-board:0"}
     assert set(energy) >= {"energy_j", "power_avg_w", "j_per_token", "tokens_per_j", "mj_per_query"}
-    assert abs(energy["power_avg_w"]["value"] - 100.0) < 5.0  # a flat 100 W trace
-    t0, t1 = record.window["t0_ns"], record.window["t1_ns"]
-    tokens = sum(1 for r in record.requests if not r.warmup for t in r.token_ns if t0 <= t <= t1)
-    assert abs(energy["j_per_token"]["value"] - energy["energy_j"]["value"] / tokens) < 1e-12
-    assert record.energy is not None and "low_confidence" in record.energy["gpu-board:0"]
-    assert all(not f["domain"] for f in record.figures if f["name"].startswith(("ttft", "tpot", "tokens_per_s")))
+    assert abs(energy["power_avg_w"].value - 100.0) < 5.0  # a flat 100 W trace
+    t0, t1 = record.window.t0_ns, record.window.t1_ns
+    tokens = sum(1 for r in record.queries if not r.warmup for t in r.token_ns if t0 <= t <= t1)
+    assert abs(energy["j_per_token"].value - energy["energy_j"].value / tokens) < 1e-12
+    assert record.energy[0].domain == "gpu-board:0" and record.energy[0].method in ("counter", "integral")
+    assert all(not f.domain for f in record.figures if f.name.startswith(("ttft", "tpot", "tokens_per_s")))
 
 
 class _CancelInWarmup(Watcher):
@@ -158,4 +158,4 @@ def test_cancel_before_the_measured_window_with_a_sampler_is_cancelled_not_faile
     finally:
         sampler.stop()
     assert record.state == "cancelled", record.error
-    assert not any(f["domain"] for f in record.figures)  # no window, so no energy figures
+    assert not any(f.domain for f in record.figures)  # no window, so no energy figures

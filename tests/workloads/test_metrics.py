@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from wattfleet.agent.workloads.config import SloConfig
 from wattfleet.agent.workloads.metrics import (
     PERCENTILES,
-    RequestTiming,
+    Query,
     figure_value,
     nearest_rank,
     per_request_values,
@@ -45,8 +45,8 @@ def test_nearest_rank_matches_brute_force(values: list[int], p: float) -> None:
     assert nearest_rank(sorted(fvalues), p) == _brute_percentile(fvalues, p)
 
 
-def _req(i: int, sched: int, issued: int, tokens: list[int], warmup: bool = False) -> RequestTiming:
-    return RequestTiming(i, sched * MS, issued * MS, tokens[-1] * MS, tuple(t * MS for t in tokens), warmup)
+def _req(i: int, sched: int, issued: int, tokens: list[int], warmup: bool = False) -> Query:
+    return Query(i, sched * MS, issued * MS, tokens[-1] * MS, tuple(t * MS for t in tokens), warmup)
 
 
 def test_summarize_hand_computed() -> None:
@@ -88,7 +88,7 @@ def test_window_counts_only_what_completed_inside() -> None:
 
 
 def test_fixed_shape_has_samples_and_no_token_figures() -> None:
-    reqs = [RequestTiming(i, i * 10 * MS, i * 10 * MS, (i * 10 + 4) * MS, (), samples=8) for i in range(5)]
+    reqs = [Query(i, i * 10 * MS, i * 10 * MS, (i * 10 + 4) * MS, (), samples=8) for i in range(5)]
     figs = summarize(reqs, 0, 50 * MS)
     names = {f["name"] for f in figs}
     assert figure_value(figs, "samples_per_s") == 40 / 0.050

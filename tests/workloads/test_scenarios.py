@@ -13,8 +13,8 @@ import pytest
 
 from wattfleet.agent.workloads.config import LoadConfig, ModelConfig, Profile, RuntimeConfig, SloConfig, SweepConfig
 from wattfleet.agent.workloads.driver import run_profile
-from wattfleet.agent.workloads.record import RunRecord
 from wattfleet.agent.workloads.scenarios import arrival_offsets_ns, server_schedule
+from wattfleet.core.model import RunRecord
 
 SHORT = LoadConfig(prompt_tokens=6, output_tokens=5, warmup_queries=1, min_duration_s=0.12, min_queries=6,
                    max_duration_s=10.0, seed=5)
@@ -40,8 +40,8 @@ def _rank(values: list[float], p: float) -> float:
 
 def _fig(record: RunRecord, name: str) -> float:
     f = record.figure(name)
-    assert f is not None, f"{name} missing from {[g['name'] for g in record.figures]}"
-    return float(f["value"])
+    assert f is not None and f.value is not None, f"{name} missing from {[g.name for g in record.figures]}"
+    return f.value
 
 
 def check_record(record: RunRecord, profile: Profile) -> None:
@@ -49,13 +49,13 @@ def check_record(record: RunRecord, profile: Profile) -> None:
     assert record.state == "completed", record.error
     assert RunRecord.from_json(record.to_json()).to_dict() == record.to_dict()
     ld = profile.load
-    t0, t1 = record.window["t0_ns"], record.window["t1_ns"]
-    assert t1 > t0 and math.isclose(record.window["duration_s"], (t1 - t0) / 1e9)
-    warm = [r for r in record.requests if r.warmup]
-    meas = [r for r in record.requests if not r.warmup]
+    t0, t1 = record.window.t0_ns, record.window.t1_ns
+    assert t1 > t0 and math.isclose(record.window.duration_s, (t1 - t0) / 1e9)
+    warm = [r for r in record.queries if r.warmup]
+    meas = [r for r in record.queries if not r.warmup]
     assert len(warm) == ld.warmup_queries * (ld.batch_size if record.environment["kind"] == "generative" else 1)
-    assert len({r.request_id for r in record.requests}) == len(record.requests)
-    assert record.validity["queries"] == len(meas) >= ld.min_queries
+    assert len({r.query_id for r in record.queries}) == len(record.queries)
+    assert record.validity.queries == len(meas) >= ld.min_queries
     assert all(r.scheduled_ns <= r.issued_ns <= r.done_ns for r in meas)
     assert record.environment["provider_used"] == "CPUExecutionProvider"
     assert set(record.cold_start) in ({"model_load_s", "session_build_s", "first_inference_s"}, set())
@@ -90,11 +90,11 @@ def test_single_stream(cache: Path, model: str) -> None:
     profile = _profile(model)
     record = run_profile(profile, cache_dir=cache)
     check_record(record, profile)
-    meas = sorted((r for r in record.requests if not r.warmup), key=lambda r: r.issued_ns)
+    meas = sorted((r for r in record.queries if not r.warmup), key=lambda r: r.issued_ns)
     for a, b in itertools.pairwise(meas):  # one at a time
         assert b.issued_ns >= a.done_ns
-    assert record.window["t0_ns"] == meas[0].issued_ns and record.window["t1_ns"] == meas[-1].done_ns
-    assert record.validity["min_duration_met"] and record.validity["min_queries_met"]
+    assert record.window.t0_ns == meas[0].issued_ns and record.window.t1_ns == meas[-1].done_ns
+    assert record.validity.min_duration_met and record.validity.min_queries_met
 
 
 @pytest.mark.parametrize("model", ["decoder-tiny", "cnn-squeezenet"])
@@ -102,17 +102,17 @@ def test_server_follows_the_seeded_schedule(cache: Path, model: str) -> None:
     profile = _profile(model, scenario="server", rate_qps=60.0, server_workers=2)
     record = run_profile(profile, cache_dir=cache)
     check_record(record, profile)
-    t0 = record.window["t0_ns"]
-    meas = sorted((r for r in record.requests if not r.warmup), key=lambda r: r.scheduled_ns)
+    t0 = record.window.t0_ns
+    meas = sorted((r for r in record.queries if not r.warmup), key=lambda r: r.scheduled_ns)
     assert [r.scheduled_ns - t0 for r in meas] == record.schedule_offsets_ns == server_schedule(profile.load)
     assert record.schedule_offsets_ns == arrival_offsets_ns(len(meas), 60.0, "poisson", 1.0, SHORT.seed)
     assert record.schedule_offsets_ns[-1] >= SHORT.min_duration_s * 1e9
     # the window ends at the first completion after the last arrival
     last = max(r.scheduled_ns for r in meas)
-    assert record.window["t1_ns"] == min(r.done_ns for r in meas if r.done_ns >= last)
+    assert record.window.t1_ns == min(r.done_ns for r in meas if r.done_ns >= last)
     if model == "decoder-tiny":  # ttft counts queueing from the scheduled time, ttft_send does not
         assert _fig(record, "ttft_mean") >= _fig(record, "ttft_send_mean")
-    assert record.validity["early_stopping"]["percentile"] == 99.0
+    assert record.validity.early_stopping.percentile == 99.0
 
 
 @pytest.mark.parametrize("model", ["decoder-tiny", "cnn-squeezenet"])
@@ -121,14 +121,14 @@ def test_offline_batches_everything_from_t0(cache: Path, model: str) -> None:
     profile = _profile(model, scenario="offline", batch_size=batch)
     record = run_profile(profile, cache_dir=cache)
     check_record(record, profile)
-    meas = [r for r in record.requests if not r.warmup]
-    assert {r.scheduled_ns for r in meas} == {record.window["t0_ns"]}
+    meas = [r for r in record.queries if not r.warmup]
+    assert {r.scheduled_ns for r in meas} == {record.window.t0_ns}
     if model == "decoder-tiny":  # the prompts of one batch share an issue time
         by_issue: dict[int, int] = {}
         for r in meas:
             by_issue[r.issued_ns] = by_issue.get(r.issued_ns, 0) + 1
         assert set(by_issue.values()) == {3}
-    assert record.validity["early_stopping"] is None
+    assert record.validity.early_stopping is None
 
 
 @pytest.mark.parametrize("model", ["decoder-tiny", "cnn-squeezenet"])
@@ -136,8 +136,8 @@ def test_concurrency_window_is_the_steady_state(cache: Path, model: str) -> None
     profile = _profile(model, scenario="concurrency", concurrency=3)
     record = run_profile(profile, cache_dir=cache)
     check_record(record, profile)
-    meas = [r for r in record.requests if not r.warmup]
-    t0, t1 = record.window["t0_ns"], record.window["t1_ns"]
+    meas = [r for r in record.queries if not r.warmup]
+    t0, t1 = record.window.t0_ns, record.window.t1_ns
     events = sorted([(r.issued_ns, 1) for r in meas] + [(r.done_ns, -1) for r in meas])
     level, peak = 0, 0
     for _, step in events:
@@ -164,7 +164,7 @@ def test_sweep_runs_each_level_until_saturation(cache: Path, model: str) -> None
     assert all(not s["saturated"] for s in summary[:-1])
     if len(summary) < 3:
         assert summary[-1]["saturated"]
-    assert record.figures and "saturation_rule" in record.validity
+    assert record.figures and "saturation_rule" in record.validity.details
     assert RunRecord.from_json(record.to_json()).to_dict() == record.to_dict()
 
 
@@ -172,8 +172,8 @@ def test_concurrency_with_batches_counts_queries_in_flight(cache: Path) -> None:
     profile = _profile("decoder-tiny", scenario="concurrency", concurrency=2, batch_size=2)
     record = run_profile(profile, cache_dir=cache)
     check_record(record, profile)
-    meas = [r for r in record.requests if not r.warmup]
-    t0 = record.window["t0_ns"]
+    meas = [r for r in record.queries if not r.warmup]
+    t0 = record.window.t0_ns
     assert sum(1 for r in meas if r.issued_ns <= t0 < r.done_ns) == 4  # 2 queries of 2 prompts each
 
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from wattfleet.core import wire
 from wattfleet.core.cli import ArgumentParser
 from wattfleet.core.client import AgentClient, AgentError, read_token_file
 from wattfleet.core.errors import UsageError, WattfleetError
+from wattfleet.core.model import ENDED_STATES, Figure, Notice, PhaseChange, Progress, RunRecord, RunSpec
 from wattfleet.tui.fleet.discovery import AgentDirectory, AgentEndpoint, ZeroconfBrowser
 from wattfleet.tui.fleet.inventory import load_inventory
 
@@ -65,7 +65,8 @@ class HostResult:
     state: str = "not started"
     error: str = ""
     record_path: str = ""
-    figures: dict[str, wire.Figure] = field(default_factory=dict)
+    figures: dict[str, Figure] = field(default_factory=dict)
+    headline: str = ""  # the energy domain of the device the run ran on (METRICS.md)
 
     @property
     def ok(self) -> bool:
@@ -82,7 +83,7 @@ def _pairs(items: Sequence[str], flag: str) -> dict[str, str]:
     return out
 
 
-def build_spec(profile: str, overrides: dict[str, str], labels: dict[str, str], device: str) -> wire.RunSpec:
+def build_spec(profile: str, overrides: dict[str, str], labels: dict[str, str], device: str) -> RunSpec:
     """A RunSpec: a local .toml file's text is sent inline; anything else is a name the agents know."""
     path = Path(profile)
     if path.suffix == ".toml" or path.is_file():
@@ -90,8 +91,8 @@ def build_spec(profile: str, overrides: dict[str, str], labels: dict[str, str], 
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot read profile file {path}: {exc.strerror or exc}") from exc
-        return wire.RunSpec(profile_toml=text, overrides=overrides, labels=labels, device=device)
-    return wire.RunSpec(profile=profile, overrides=overrides, labels=labels, device=device)
+        return RunSpec(profile_toml=text, overrides=overrides, labels=labels, device=device)
+    return RunSpec(profile=profile, overrides=overrides, labels=labels, device=device)
 
 
 def _safe(name: str) -> str:
@@ -116,7 +117,7 @@ class Reporter:
 
 async def run_on_host(
     endpoint: AgentEndpoint,
-    spec: wire.RunSpec,
+    spec: RunSpec,
     token: str | None,
     tls_ca: Path | None,
     out_dir: Path,
@@ -141,6 +142,7 @@ async def run_on_host(
             reporter.say(name, f"run {handle.run_id} {handle.state}{queued}")
             summary = await _follow(client, handle.run_id, name, reporter)
             started.pop(endpoint.target, None)
+            record_text = await _record_text(client, summary, reporter, name)
     except AgentError as exc:
         result.state = "failed" if result.run_id else ("unreachable" if exc.code == "UNAVAILABLE" else "refused")
         result.error = f"{exc.code}: {exc.message}"
@@ -153,30 +155,29 @@ async def run_on_host(
     result.state = summary.state
     result.host_id = summary.host_id or result.host_id
     result.error = summary.error
-    result.figures = {f.name if not f.domain else f"{f.name}[{f.domain}]": f for f in summary.figures}
-    result.record_path = str(_write_record(out_dir, result, summary))
+    result.figures = {f.key: f for f in summary.figures}
+    result.headline = summary.headline_domain
+    result.record_path = str(_write_record(out_dir, result, record_text))
     reporter.say(name, f"{summary.state}{': ' + summary.error if summary.error else ''}; record {result.record_path}")
     return result
 
 
-async def _follow(client: AgentClient, run_id: str, name: str, reporter: Reporter) -> wire.RunSummary:
+async def _follow(client: AgentClient, run_id: str, name: str, reporter: Reporter) -> RunRecord:
     try:
         async for event in client.watch_run(run_id):
             body = event.body
-            if isinstance(body, wire.PhaseChange):
+            if isinstance(body, PhaseChange):
                 reporter.say(name, f"{body.state}{' - ' + body.detail if body.detail else ''}")
-            elif isinstance(body, wire.Progress):
+            elif isinstance(body, Progress):
                 reporter.say(
                     name,
                     f"{body.fraction * 100:5.1f}%  {body.queries_done} queries  {body.tokens_done} tokens  "
                     f"{body.elapsed_s:.1f} s",
                     throttle=True,
                 )
-            elif isinstance(body, wire.Notice):
+            elif isinstance(body, Notice):
                 reporter.say(name, f"{body.level}: {body.message}")
-            elif isinstance(body, wire.RunSummary):
-                if not body.record_json:  # a summary from the journal may be slim: ask for the full one
-                    return await client.get_run(run_id)
+            elif isinstance(body, RunRecord):
                 return body
     except AgentError as exc:
         if exc.code != "OUT_OF_RANGE":
@@ -186,44 +187,49 @@ async def _follow(client: AgentClient, run_id: str, name: str, reporter: Reporte
     return await _wait_ended(client, run_id)
 
 
-async def _wait_ended(client: AgentClient, run_id: str) -> wire.RunSummary:
+async def _wait_ended(client: AgentClient, run_id: str) -> RunRecord:
     while True:
         summary = await client.get_run(run_id)
-        if summary.state in wire.ENDED_STATES:
+        if summary.state in ENDED_STATES:
             return summary
         await asyncio.sleep(1.0)
 
 
-def _write_record(out_dir: Path, result: HostResult, summary: wire.RunSummary) -> Path:
+async def _record_text(client: AgentClient, summary: RunRecord, reporter: Reporter, name: str) -> str:
+    """The run's full JSON record (GetRunRecord); the typed record alone if the agent cannot send it."""
+    try:
+        return await client.get_run_record_json(summary.run_id)
+    except AgentError as exc:
+        reporter.say(name, f"warning: the full record did not arrive ({exc.code}: {exc.message}); "
+                           "writing the summary the agent sent")
+        return summary.to_json()
+
+
+def _write_record(out_dir: Path, result: HostResult, text: str) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     host, run = _safe(result.host_id or result.target), _safe(result.run_id)
     path = out_dir / f"{run if run.startswith(host + '-') else host + '-' + run}.json"
-    if summary.record_json:
-        text = summary.record_json
-    else:
-        text = json.dumps(
-            {
-                "run_id": summary.run_id,
-                "state": summary.state,
-                "error": summary.error,
-                "figures": [f.to_dict() for f in summary.figures],
-            }
-        )
     path.write_text(text, encoding="utf-8")
     return path
 
 
+def _cell(f: Figure | None) -> str:
+    if f is None or f.value is None:
+        return "-"
+    return f"{f.value:.4g} {f.unit}".strip() + (f" [{f.domain}]" if f.domain else "")
+
+
 def summary_table(results: Sequence[HostResult]) -> str:
-    cols = ["host", "state", *SUMMARY_FIGURES, "record / error"]
+    """One row per host. An energy figure is the headline domain's (the device the run ran on, METRICS.md);
+    the same figure in the host's other domains is listed beside it, never chosen in its place."""
+    cols = ["host", "state", *SUMMARY_FIGURES, "other domains", "record / error"]
     rows = []
     for r in results:
         cells = [r.host_id or r.target, r.state]
         for name in SUMMARY_FIGURES:
-            match = next((f for key, f in r.figures.items() if key == name or key.startswith(name + "[")), None)
-            if match is None:
-                cells.append("-")
-            else:  # an energy figure says which domain it measured (METRICS.md)
-                cells.append(f"{match.value:.4g} {match.unit}".strip() + (f" [{match.domain}]" if match.domain else ""))
+            cells.append(_cell(r.figures.get(f"{name}[{r.headline}]") if r.headline else r.figures.get(name)))
+        others = [f for f in r.figures.values() if f.name == "tokens_per_j" and f.domain and f.domain != r.headline]
+        cells.append(", ".join(_cell(f) for f in others) or "-")
         cells.append(r.record_path if r.ok else (r.error or r.record_path))
         rows.append(cells)
     widths = [max(len(c), *(len(row[i]) for row in rows)) if rows else len(c) for i, c in enumerate(cols)]
@@ -260,7 +266,7 @@ def _matches(endpoint: AgentEndpoint, patterns: Sequence[str]) -> bool:
 
 
 async def _run_all(
-    args: argparse.Namespace, spec: wire.RunSpec, token: str | None, inventory: list[AgentEndpoint], err: TextIO
+    args: argparse.Namespace, spec: RunSpec, token: str | None, inventory: list[AgentEndpoint], err: TextIO
 ) -> list[HostResult]:
     endpoints = await _endpoints(args, inventory)
     if not endpoints:
@@ -311,6 +317,7 @@ def main(argv: list[str]) -> int:
                         "state": r.state,
                         "error": r.error,
                         "record": r.record_path,
+                        "headline_domain": r.headline,
                         "figures": {k: f.to_dict() for k, f in r.figures.items()},
                     }
                     for r in results

@@ -59,6 +59,11 @@ class AgentStub:
                 request_serializer=wattfleet_dot_v1_dot_agent__pb2.GetRunRequest.SerializeToString,
                 response_deserializer=wattfleet_dot_v1_dot_agent__pb2.RunRecord.FromString,
                 _registered_method=True)
+        self.GetRunRecord = channel.unary_stream(
+                '/wattfleet.v1.Agent/GetRunRecord',
+                request_serializer=wattfleet_dot_v1_dot_agent__pb2.GetRunRecordRequest.SerializeToString,
+                response_deserializer=wattfleet_dot_v1_dot_agent__pb2.RecordChunk.FromString,
+                _registered_method=True)
         self.ListRuns = channel.unary_unary(
                 '/wattfleet.v1.Agent/ListRuns',
                 request_serializer=wattfleet_dot_v1_dot_agent__pb2.ListRunsRequest.SerializeToString,
@@ -108,7 +113,15 @@ class AgentServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetRun(self, request, context):
-        """The full record of one run (live or from the journal).
+        """One run's typed record (live or from the journal); the raw per-query timings are in GetRunRecord.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRunRecord(self, request, context):
+        """The full JSON record of an ended run (as `wattfleet bench --out` writes it), in chunks of at most
+        1 MiB, so a record of any size reaches any client. FAILED_PRECONDITION while the run is not over.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -122,14 +135,15 @@ class AgentServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchRun(self, request, context):
-        """Events of one run, from after_seq on. OUT_OF_RANGE when after_seq fell out of the buffer.
+        """Events of one run, from after_seq on, ending with the final RunRecord. OUT_OF_RANGE when after_seq
+        fell out of the buffer, or is ahead of the run's last event.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def StreamTelemetry(self, request, context):
-        """Telemetry batches from after_seq on.
+        """Telemetry batches from after_seq on. OUT_OF_RANGE when after_seq fell out of the buffer or is ahead.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -162,6 +176,11 @@ def add_AgentServicer_to_server(servicer, server):
                     servicer.GetRun,
                     request_deserializer=wattfleet_dot_v1_dot_agent__pb2.GetRunRequest.FromString,
                     response_serializer=wattfleet_dot_v1_dot_agent__pb2.RunRecord.SerializeToString,
+            ),
+            'GetRunRecord': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetRunRecord,
+                    request_deserializer=wattfleet_dot_v1_dot_agent__pb2.GetRunRecordRequest.FromString,
+                    response_serializer=wattfleet_dot_v1_dot_agent__pb2.RecordChunk.SerializeToString,
             ),
             'ListRuns': grpc.unary_unary_rpc_method_handler(
                     servicer.ListRuns,
@@ -314,6 +333,33 @@ class Agent:
             '/wattfleet.v1.Agent/GetRun',
             wattfleet_dot_v1_dot_agent__pb2.GetRunRequest.SerializeToString,
             wattfleet_dot_v1_dot_agent__pb2.RunRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRunRecord(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/wattfleet.v1.Agent/GetRunRecord',
+            wattfleet_dot_v1_dot_agent__pb2.GetRunRecordRequest.SerializeToString,
+            wattfleet_dot_v1_dot_agent__pb2.RecordChunk.FromString,
             options,
             channel_credentials,
             insecure,
