@@ -364,12 +364,15 @@ class RunManager:
             if isinstance(item, Tokens):
                 request_id, token_index, t_ns = zip(*item.items, strict=True)  # columns, at C speed
                 run.tokens_done += len(t_ns)
+                self.metrics.count_output(tokens=len(t_ns))
                 self._publish(run, wire.TokenBatch(request_id, token_index, t_ns), t_ns[-1])
                 pending = run.pending_tokens
                 for rid, idx, t in item.items:
                     pending.setdefault(rid, []).append((idx, t))
             elif isinstance(item, Queries):
                 measured = [q for q in item.timings if not q.warmup]
+                warm_tokens = sum(q.n_out for q in item.timings if q.warmup)  # warm-up sends no token events
+                self.metrics.count_output(tokens=warm_tokens, queries=len(item.timings))
                 for q in item.timings:
                     tokens = sorted(run.pending_tokens.pop(q.request_id, ()))
                     finished.append(
