@@ -1,9 +1,11 @@
 """`wattfleet run`: start one profile on several agents, follow them, and write one record per host.
 
 Progress goes to stderr, one line per host event (phase changes, and progress at most once a second);
-the records go to `--out DIR/<host>-<run_id>.json`; a summary table ends the output. A host that fails
-(unreachable, refused, failed run) never stops the others; the exit code is 1 if any did.
-Ctrl-C cancels the runs it started on every host before it exits.
+the records go to `--out DIR/<host>-<run_id>.json` (checked before anything starts; never over another
+file; the working directory when DIR cannot take it any more); a summary table ends the output, with
+each run's validity and low-confidence marks. A host that fails (unreachable, refused, failed run) never
+stops the others; the exit code is 1 if any did, 2 for bad input. Ctrl-C cancels the runs it started on
+every host before it exits.
 """
 
 from __future__ import annotations
@@ -24,10 +26,14 @@ from wattfleet.core import wire
 from wattfleet.core.cli import ArgumentParser
 from wattfleet.core.client import AgentClient, AgentError, read_token_file
 from wattfleet.core.errors import UsageError, WattfleetError
+from wattfleet.core.recordfile import Written, check_out_folder, write_record
+from wattfleet.tui.fleet.credentials import Credentials, load_credentials
+from wattfleet.tui.fleet.discover_cli import endpoint_auth
 from wattfleet.tui.fleet.discovery import AgentDirectory, AgentEndpoint, ZeroconfBrowser
 from wattfleet.tui.fleet.inventory import load_inventory
 
 SUMMARY_FIGURES = ("tokens_per_s", "samples_per_s", "ttft_p99", "tpot_p50", "tokens_per_j")
+LOW_CONFIDENCE_LEGEND = "* low confidence: too few samples for that percentile, or a short/gappy energy window"
 PROGRESS_EVERY_S = 1.0
 
 
@@ -43,13 +49,17 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--inventory", type=Path, metavar="FILE", help="every agent of this inventory file")
     p.add_argument("--match", action="append", default=[], metavar="GLOB",
                    help="only agents whose host id or name matches (shell glob, repeatable), e.g. 'edge-*'")
-    p.add_argument("--timeout-s", type=float, default=3.0, help="how long to browse with --discover (default 3)")
+    p.add_argument("--timeout-s", type=float, default=3.0, help="how long to browse with --discover, seconds")
     p.add_argument("--interface", action="append", default=[], metavar="IP", help="browse on this interface")
     token = p.add_mutually_exclusive_group()
     token.add_argument("--token", help="bearer token (visible in ps; prefer --token-file)")
     token.add_argument("--token-file", type=Path, metavar="FILE", help="file holding the bearer token")
     p.add_argument("--tls-ca", type=Path, metavar="FILE", help="CA certificate for agents that serve TLS")
-    p.add_argument("--out", type=Path, default=Path("."), metavar="DIR", help="where records go (default .)")
+    p.add_argument("--credentials", type=Path, metavar="FILE",
+                   help="TOML file: host id or address -> token file (and TLS CA), for agents with their own "
+                        "tokens; its entries win over an inventory's token_file and over --token/--token-file")
+    p.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
+                   help="existing folder for the records (one file per host, never over another file)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a profile key")
     p.add_argument("--label", action="append", default=[], metavar="K=V", help="label carried into each record")
     p.add_argument("--device", default="", help="device selector on each host, e.g. gpu:0 (default: profile's)")
@@ -66,6 +76,8 @@ class HostResult:
     error: str = ""
     record_path: str = ""
     figures: dict[str, wire.Figure] = field(default_factory=dict)
+    valid: bool | None = None  # None: no record to judge
+    reasons: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -122,13 +134,13 @@ async def run_on_host(
     out_dir: Path,
     reporter: Reporter,
     started: dict[str, tuple[Callable[[], AgentClient], str]],
+    credentials: Credentials | None = None,
 ) -> HostResult:
     """Start, follow and record one host's run. Never raises for the host's own failures."""
     result = HostResult(endpoint.target, host_id=endpoint.host_id)
     name = endpoint.label or endpoint.target
     try:
-        own_token = read_token_file(endpoint.token_file) if endpoint.token_file is not None else token
-        ca = endpoint.tls_ca or (tls_ca if endpoint.tls else None)
+        own_token, ca = endpoint_auth(endpoint, token, tls_ca, credentials)
 
         def connect() -> AgentClient:
             return AgentClient(endpoint.target, token=own_token, tls_ca=ca)
@@ -154,9 +166,29 @@ async def run_on_host(
     result.host_id = summary.host_id or result.host_id
     result.error = summary.error
     result.figures = {f.name if not f.domain else f"{f.name}[{f.domain}]": f for f in summary.figures}
-    result.record_path = str(_write_record(out_dir, result, summary))
+    result.valid, result.reasons = validity_of(summary.record_json)
+    try:
+        written = _write_record(out_dir, result, summary)
+    except WattfleetError as exc:  # nowhere to write: the run's figures are still in the table
+        result.error = str(exc)
+        reporter.say(name, f"error: {exc}")
+        return result
+    result.record_path = str(written.path)
+    if written.note:
+        reporter.say(name, written.note)
     reporter.say(name, f"{summary.state}{': ' + summary.error if summary.error else ''}; record {result.record_path}")
     return result
+
+
+def validity_of(record_json: str) -> tuple[bool | None, tuple[str, ...]]:
+    """(valid, reasons) from a run record's JSON; (None, ()) when there is none to judge."""
+    try:
+        validity = json.loads(record_json).get("validity") if record_json else None
+    except (ValueError, AttributeError):
+        return None, ()
+    if not isinstance(validity, dict) or "valid" not in validity:
+        return None, ()
+    return bool(validity["valid"]), tuple(str(r) for r in validity.get("reasons", ()))
 
 
 async def _follow(client: AgentClient, run_id: str, name: str, reporter: Reporter) -> wire.RunSummary:
@@ -194,10 +226,9 @@ async def _wait_ended(client: AgentClient, run_id: str) -> wire.RunSummary:
         await asyncio.sleep(1.0)
 
 
-def _write_record(out_dir: Path, result: HostResult, summary: wire.RunSummary) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
+def _write_record(out_dir: Path, result: HostResult, summary: wire.RunSummary) -> Written:
     host, run = _safe(result.host_id or result.target), _safe(result.run_id)
-    path = out_dir / f"{run if run.startswith(host + '-') else host + '-' + run}.json"
+    name = f"{run if run.startswith(host + '-') else host + '-' + run}.json"
     if summary.record_json:
         text = summary.record_json
     else:
@@ -209,26 +240,45 @@ def _write_record(out_dir: Path, result: HostResult, summary: wire.RunSummary) -
                 "figures": [f.to_dict() for f in summary.figures],
             }
         )
-    path.write_text(text, encoding="utf-8")
-    return path
+    return write_record(text, out_dir, name)
+
+
+def _figure_cell(figure: wire.Figure | None) -> str:
+    if figure is None:
+        return "-"
+    cell = f"{figure.value:.4g} {figure.unit}".strip()
+    cell += f" [{figure.domain}]" if figure.domain else ""  # an energy figure names its domain (METRICS.md)
+    return cell + (" *" if figure.low_confidence else "")
 
 
 def summary_table(results: Sequence[HostResult]) -> str:
-    cols = ["host", "state", *SUMMARY_FIGURES, "record / error"]
-    rows = []
+    """Per host: state, validity (reasons as numbered notes below), the summary figures with `*` on
+    low-confidence ones (legend below), and the record path or the error."""
+    cols = ["host", "state", "validity", *SUMMARY_FIGURES, "record / error"]
+    rows: list[list[str]] = []
+    notes: list[str] = []
     for r in results:
-        cells = [r.host_id or r.target, r.state]
+        host = r.host_id or r.target
+        if r.valid is None:
+            validity = "-"
+        elif r.valid:
+            validity = "valid"
+        else:
+            notes.append(f"[{len(notes) + 1}] {host}: {r.reasons[0] if r.reasons else 'no reason recorded'}"
+                         + (f" (+{len(r.reasons) - 1} more in the record)" if len(r.reasons) > 1 else ""))
+            validity = f"NOT VALID [{len(notes)}]"
+        cells = [host, r.state, validity]
         for name in SUMMARY_FIGURES:
-            match = next((f for key, f in r.figures.items() if key == name or key.startswith(name + "[")), None)
-            if match is None:
-                cells.append("-")
-            else:  # an energy figure says which domain it measured (METRICS.md)
-                cells.append(f"{match.value:.4g} {match.unit}".strip() + (f" [{match.domain}]" if match.domain else ""))
+            cells.append(_figure_cell(next((f for k, f in r.figures.items() if k == name or k.startswith(name + "[")),
+                                           None)))
         cells.append(r.record_path if r.ok else (r.error or r.record_path))
         rows.append(cells)
     widths = [max(len(c), *(len(row[i]) for row in rows)) if rows else len(c) for i, c in enumerate(cols)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    lines += notes
+    if any(f.low_confidence for r in results for f in r.figures.values() if f.name in SUMMARY_FIGURES):
+        lines.append(LOW_CONFIDENCE_LEGEND)
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -239,8 +289,9 @@ async def _endpoints(args: argparse.Namespace, inventory: list[AgentEndpoint]) -
             host, sep, port = item.rpartition(":")
             if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise UsageError(f"--hosts entry {item!r}: expected host:port (e.g. 10.0.0.5:50551)")
-            found[item] = AgentEndpoint(
-                host_id="", addresses=(host.strip("[]"),), port=int(port), source="inventory", name=item
+            found[item] = AgentEndpoint(  # TLS when the user gave a CA for the agents
+                host_id="", addresses=(host.strip("[]"),), port=int(port), source="inventory", name=item,
+                tls=args.tls_ca is not None,
             )
     for e in inventory:
         found.setdefault(e.target, e)
@@ -260,7 +311,12 @@ def _matches(endpoint: AgentEndpoint, patterns: Sequence[str]) -> bool:
 
 
 async def _run_all(
-    args: argparse.Namespace, spec: wire.RunSpec, token: str | None, inventory: list[AgentEndpoint], err: TextIO
+    args: argparse.Namespace,
+    spec: wire.RunSpec,
+    token: str | None,
+    inventory: list[AgentEndpoint],
+    credentials: Credentials | None,
+    err: TextIO,
 ) -> list[HostResult]:
     endpoints = await _endpoints(args, inventory)
     if not endpoints:
@@ -272,7 +328,8 @@ async def _run_all(
     err.write(f"wattfleet run: {spec.profile or 'inline profile'} on {len(endpoints)} host(s)\n")
     started: dict[str, tuple[Callable[[], AgentClient], str]] = {}
     tasks = [
-        asyncio.ensure_future(run_on_host(e, spec, token, args.tls_ca, args.out, reporter, started)) for e in endpoints
+        asyncio.ensure_future(run_on_host(e, spec, token, args.tls_ca, args.out, reporter, started, credentials))
+        for e in endpoints
     ]
     try:
         return list(await asyncio.gather(*tasks))
@@ -296,10 +353,12 @@ def main(argv: list[str]) -> int:
         raise UsageError("say where to run: --hosts host:port,..., --discover or --inventory FILE")
     if args.timeout_s <= 0:
         raise UsageError(f"--timeout-s must be positive, got {args.timeout_s:g}")
+    check_out_folder(args.out)
     spec = build_spec(args.profile, _pairs(args.set, "--set"), _pairs(args.label, "--label"), args.device)
     inventory = load_inventory(args.inventory) if args.inventory is not None else []
+    credentials = load_credentials(args.credentials) if args.credentials is not None else None
     token = read_token_file(args.token_file) if args.token_file is not None else args.token
-    results = asyncio.run(_run_all(args, spec, token, inventory, sys.stderr))
+    results = asyncio.run(_run_all(args, spec, token, inventory, credentials, sys.stderr))
     if args.json:
         print(
             json.dumps(
@@ -311,6 +370,7 @@ def main(argv: list[str]) -> int:
                         "state": r.state,
                         "error": r.error,
                         "record": r.record_path,
+                        "validity": None if r.valid is None else {"valid": r.valid, "reasons": list(r.reasons)},
                         "figures": {k: f.to_dict() for k, f in r.figures.items()},
                     }
                     for r in results
