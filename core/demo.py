@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from wattfleet.core.cli import ArgumentParser
+from wattfleet.core.errors import UsageError
 from wattfleet.core.localagent import wait_ready
 
 LOOPBACK = "127.0.0.1"
@@ -79,6 +80,8 @@ async def _discover_and_show(token: str, timeout_s: float, run_profile: str | No
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    if not args.timeout_s > 0:
+        raise UsageError(f"--timeout-s must be positive, got {args.timeout_s:g}")
     with tempfile.TemporaryDirectory(prefix="wattfleet-demo-") as tmp:
         data_dir = args.data_dir or Path(tmp)
         data_dir.mkdir(parents=True, exist_ok=True)

@@ -253,6 +253,8 @@ def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     if args.list:
         return _list(sys.stdout)
+    if args.idle_s < 0:
+        raise UsageError(f"--idle-s {args.idle_s:g}: expected 0 (no idle measurement) or more seconds")
     profile, text, model_dirs = resolve(args)
     folder, name = out_target(args.out, profile.name)
     err = sys.stderr
