@@ -29,7 +29,6 @@ def build_parser() -> argparse.ArgumentParser:
             "host, streams per-token latency and power telemetry, journals its runs and advertises itself "
             "over zeroconf (_wattfleet._tcp). Clients need the bearer token the agent prints at start."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     net = p.add_argument_group("network")
     net.add_argument("--listen", default="0.0.0.0", metavar="ADDR", help="address to listen on")
@@ -77,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     lim.add_argument("--grace-s", type=float, default=5.0, help="shutdown grace period")
     p.add_argument("--ready-file", type=Path, metavar="FILE",
                    help="write {port, pid, host_id, token_file} as JSON here once serving (for scripts)")
-    p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"],
+                   help="how much the agent logs on stderr")
     return p
 
 

@@ -3,6 +3,12 @@
 Every series carries `host_id`. `wattfleet_agent_info` carries the agent's labels too, so a query can
 join them on: `wattfleet_power_watts * on(host_id) group_left(site) wattfleet_agent_info`.
 
+Counters add up over any range: tokens/J of a host (or, summed, of a fleet) from t1 to t2 is
+`increase(wattfleet_output_tokens_total[R]) / increase(wattfleet_energy_joules_total{domain_kind=K}[R])`,
+because tokens are counted as the run manager hands them over, not when a run ends. Nothing here is
+labelled by run id except `wattfleet_last_run_info`, which carries at most one run, so the number of
+series stays fixed however many runs the agent does. `promtool check metrics` passes on the output.
+
 The run manager and the telemetry pump write into `MetricsState` (cheap, thread-safe); the collector
 reads a consistent copy at scrape time, in the HTTP server's thread. Nothing here touches the loop.
 """
@@ -12,13 +18,14 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from wattfleet.agent.telemetry import domain_kind
 from wattfleet.core.errors import UsageError
 
 RUN_STATES = ("idle", "queued", "preparing", "warmup", "measuring")
@@ -50,10 +57,10 @@ class MetricsState:
         self._state = "idle"
         self._active_run = ""
         self._queued = 0
-        self._ended: dict[str, int] = dict.fromkeys(ENDED_STATES, 0)
-        self._last = _LastRun()
         self._tokens = 0
         self._queries = 0
+        self._ended: dict[str, int] = dict.fromkeys(ENDED_STATES, 0)
+        self._last = _LastRun()
 
     def set_power(self, source: str, domain: str, power_w: float | None, energy_j_total: float | None) -> None:
         with self._lock:
@@ -62,20 +69,17 @@ class MetricsState:
             if energy_j_total is not None:
                 self._energy[(source, domain)] = energy_j_total
 
-    def tokens_produced(self, n: int) -> None:
-        """Output tokens as they are produced (measured and warm-up alike are the host's work)."""
-        with self._lock:
-            self._tokens += n
-
-    def queries_completed(self, n: int) -> None:
-        with self._lock:
-            self._queries += n
-
     def set_run_state(self, state: str, run_id: str = "", queued: int = 0) -> None:
         with self._lock:
             self._state = state if state in RUN_STATES else "idle"
             self._active_run = run_id
             self._queued = queued
+
+    def count_output(self, *, tokens: int = 0, queries: int = 0) -> None:
+        """Add output tokens and completed queries as a run produces them (warm-up included)."""
+        with self._lock:
+            self._tokens += max(0, tokens)
+            self._queries += max(0, queries)
 
     def run_ended(
         self, run_id: str, profile: str, state: str, ended_unix_s: float, figures: Sequence[dict[str, Any]]
@@ -83,6 +87,12 @@ class MetricsState:
         with self._lock:
             self._ended[state] = self._ended.get(state, 0) + 1
             self._last = _LastRun(run_id, profile, state, ended_unix_s, [_as_dict(f) for f in figures])
+
+    def runs_recovered_as_interrupted(self, count: int) -> None:
+        """Count runs that crash recovery marked interrupted when the agent started (they ended in a
+        process that is gone, so nothing else counted them)."""
+        with self._lock:
+            self._ended["interrupted"] += max(0, count)
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -92,14 +102,10 @@ class MetricsState:
                 "state": self._state,
                 "active_run": self._active_run,
                 "queued": self._queued,
+                "tokens": self._tokens,
+                "queries": self._queries,
                 "ended": dict(self._ended),
-                "last": _LastRun(
-                    self._last.run_id,
-                    self._last.profile,
-                    self._last.state,
-                    self._last.ended_unix_s,
-                    list(self._last.figures),
-                ),
+                "last": replace(self._last, figures=list(self._last.figures)),
             }
 
 
@@ -119,24 +125,8 @@ class AgentCollector(Collector):
         )
         info.add_metric([host, s.version, *extra.values()], 1.0)
         yield info
-
-        power = GaugeMetricFamily(
-            "wattfleet_power_watts",
-            "Latest power reading per source and energy domain (METRICS.md domains), watts",
-            labels=["host_id", "source", "domain"],
-        )
-        for (source, domain), value in sorted(snap["power"].items()):
-            power.add_metric([host, source, domain], value)
-        yield power
-        energy = CounterMetricFamily(
-            "wattfleet_energy_joules",
-            "Energy per source and domain since the agent started: the hardware counter where there is "
-            "one, else the trapezoidal integral of sampled power, joules",
-            labels=["host_id", "source", "domain"],
-        )
-        for (source, domain), value in sorted(snap["energy"].items()):
-            energy.add_metric([host, source, domain], value)
-        yield energy
+        yield from _power_families(host, snap)
+        yield from _output_families(host, snap)
 
         state = GaugeMetricFamily(
             "wattfleet_run_state", "1 for the agent's current run state", labels=["host_id", "state"]
@@ -148,7 +138,9 @@ class AgentCollector(Collector):
         queued.add_metric([host], float(snap["queued"]))
         yield queued
         ended = CounterMetricFamily(
-            "wattfleet_runs_ended", "Runs that ended, by final state", labels=["host_id", "state"]
+            "wattfleet_runs_ended",
+            "Runs that ended, by final state; interrupted includes runs that crash recovery found cut short",
+            labels=["host_id", "state"],
         )
         for name, count in sorted(snap["ended"].items()):
             ended.add_metric([host, name], float(count))
@@ -156,49 +148,100 @@ class AgentCollector(Collector):
         yield from _last_run_families(host, snap["last"])
 
 
+def _power_families(host: str, snap: dict[str, Any]) -> Iterator[Any]:
+    labels = ["host_id", "source", "domain", "domain_kind"]
+    power = GaugeMetricFamily(
+        "wattfleet_power_watts",
+        "Latest power reading per source and energy domain, watts; domain is indexed (gpu-board:0), "
+        "domain_kind is its METRICS.md kind (gpu-board) for sums across devices",
+        labels=labels,
+    )
+    for (source, domain), value in sorted(snap["power"].items()):
+        power.add_metric([host, source, domain, domain_kind(domain)], value)
+    yield power
+    energy = CounterMetricFamily(
+        "wattfleet_energy_joules",
+        "Energy per source and domain, joules: the hardware counter where there is one, else the "
+        "trapezoidal integral of sampled power since the agent started",
+        labels=labels,
+    )
+    for (source, domain), value in sorted(snap["energy"].items()):
+        energy.add_metric([host, source, domain, domain_kind(domain)], value)
+    yield energy
+
+
+def _output_families(host: str, snap: dict[str, Any]) -> Iterator[Any]:
+    tokens = CounterMetricFamily(
+        "wattfleet_output_tokens",
+        "Output tokens generated by runs on this agent, warm-up included, counted as they are produced; "
+        "tokens/J over a range: increase(wattfleet_output_tokens_total[R]) / "
+        "increase(wattfleet_energy_joules_total{domain_kind=...}[R])",
+        labels=["host_id"],
+    )
+    tokens.add_metric([host], float(snap["tokens"]))
+    yield tokens
+    queries = CounterMetricFamily(
+        "wattfleet_queries",
+        "Queries completed by runs on this agent, warm-up included, counted as each one completes",
+        labels=["host_id"],
+    )
+    queries.add_metric([host], float(snap["queries"]))
+    yield queries
+
+
 def _last_run_families(host: str, last: _LastRun) -> Iterator[Any]:
-    base = ["host_id", "profile", "run_id"]
-    ids = [host, last.profile, last.run_id]
+    """The last ended run's figures. Labels carry no run id (it is in wattfleet_last_run_info), so
+    each run replaces the values instead of adding series."""
+    run_info = GaugeMetricFamily(
+        "wattfleet_last_run_info",
+        "The run the wattfleet_last_run_* series describe (at most one); join on host_id for its run_id",
+        labels=["host_id", "run_id", "profile", "state"],
+    )
+    base = ["host_id", "profile"]
+    ids = [host, last.profile]
     tpj = GaugeMetricFamily(
         "wattfleet_last_run_tokens_per_joule",
-        "Output tokens per joule of the last ended run, per energy domain",
-        labels=[*base, "domain"],
-    )
-    latency = GaugeMetricFamily(
-        "wattfleet_last_run_latency_seconds",
-        "Latency percentiles of the last ended run (nearest rank; METRICS.md names and definitions)",
-        labels=[*base, "metric", "quantile", "definition"],
-    )
-    throughput = GaugeMetricFamily(
-        "wattfleet_last_run_throughput",
-        "Throughput figures of the last ended run (tokens_per_s, samples_per_s, goodput)",
-        labels=[*base, "figure", "unit"],
+        "Output tokens per joule of the last ended run's measured window, per energy domain",
+        labels=[*base, "domain", "domain_kind"],
     )
     jpt = GaugeMetricFamily(
         "wattfleet_last_run_joules_per_token",
-        "Joules per output token of the last ended run, per energy domain",
-        labels=[*base, "domain"],
+        "Joules per output token of the last ended run's measured window, per energy domain",
+        labels=[*base, "domain", "domain_kind"],
+    )
+    latency = GaugeMetricFamily(
+        "wattfleet_last_run_latency_seconds",
+        "Latency percentiles of the last ended run, seconds (METRICS.md names; percentile 0-100 by "
+        "MLPerf LoadGen's index sorted[floor(p/100*n)]). A gauge, not a summary: the values are one "
+        "finished run's, not a sliding window of observations, so the label is percentile, not quantile",
+        labels=[*base, "metric", "percentile", "definition"],
+    )
+    throughput = GaugeMetricFamily(
+        "wattfleet_last_run_throughput",
+        "Throughput figures of the last ended run (tokens_per_s, samples_per_s, goodput), unit as labelled",
+        labels=[*base, "figure", "unit"],
     )
     for f in last.figures:
         name, value = str(f.get("name", "")), f.get("value")
         if not isinstance(value, (int, float)):
             continue
+        domain = str(f.get("domain", "") or "")
         m = _PERCENTILE.match(name)
         if name == "tokens_per_j":
-            tpj.add_metric([*ids, str(f.get("domain", ""))], float(value))
+            tpj.add_metric([*ids, domain, domain_kind(domain)], float(value))
         elif name == "j_per_token":
-            jpt.add_metric([*ids, str(f.get("domain", ""))], float(value))
+            jpt.add_metric([*ids, domain, domain_kind(domain)], float(value))
         elif m and f.get("unit", "ms") == "ms":
-            q = float(m.group(2)) / 100.0
-            latency.add_metric([*ids, m.group(1), f"{q:g}", str(f.get("definition", ""))], float(value) / 1e3)
+            latency.add_metric([*ids, m.group(1), m.group(2), str(f.get("definition", ""))], float(value) / 1e3)
         elif name in ("tokens_per_s", "samples_per_s", "goodput"):
             throughput.add_metric([*ids, name, str(f.get("unit", ""))], float(value))
     ended = GaugeMetricFamily(
-        "wattfleet_last_run_end_timestamp_seconds", "Wall-clock end of the last ended run", labels=[*base, "state"]
+        "wattfleet_last_run_end_timestamp_seconds", "Wall-clock end of the last ended run", labels=["host_id"]
     )
     if last.run_id:
-        ended.add_metric([*ids, last.state], last.ended_unix_s)
-    yield from (tpj, jpt, latency, throughput, ended)
+        run_info.add_metric([host, last.run_id, last.profile, last.state], 1.0)
+        ended.add_metric([host], last.ended_unix_s)
+    yield from (run_info, tpj, jpt, latency, throughput, ended)
 
 
 class Exporter:

@@ -65,14 +65,15 @@ class RunFeed:
             if isinstance(item, Tokens):
                 query_id, token_index, t_ns = zip(*item.items, strict=True)  # columns, at C speed
                 run.tokens_done += len(t_ns)
+                m.metrics.count_output(tokens=len(t_ns))
                 m.publish(run, TokenBatch(query_id, token_index, t_ns), t_ns[-1])
-                m.metrics.tokens_produced(len(t_ns))
             elif isinstance(item, Queries):
                 finished.extend(item.timings)
                 measured = [q for q in item.timings if not q.warmup]
+                warm_tokens = sum(q.n_out for q in item.timings if q.warmup)  # warm-up sends no token events
+                m.metrics.count_output(tokens=warm_tokens, queries=len(item.timings))
                 run.queries_done += len(measured)
                 if measured:
-                    m.metrics.queries_completed(len(measured))
                     m.publish(run, QueryBatch(
                         tuple(q.query_id for q in measured), tuple(q.scheduled_ns for q in measured),
                         tuple(q.issued_ns for q in measured), tuple(q.first_token_ns for q in measured),

@@ -93,7 +93,7 @@ class RunManager:
         )
         for row in marked:
             log.warning("run %s was cut short by an agent stop or crash; marked interrupted", row.run_id)
-            self.metrics.run_ended(row.run_id, row.profile, "interrupted", row.ended_unix_ns / 1e9, row.figures)
+        self.metrics.runs_recovered_as_interrupted(len(marked))
         await self._in_io(self.journal.prune, self.config.journal_keep_runs)
         self._ticker = asyncio.create_task(self._tick(), name="wattfleet-run-ticker")
         return [row.run_id for row in marked]

@@ -8,19 +8,25 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import re
+import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any, NoReturn
 
 from wattfleet.agent.workloads.config import SCENARIOS, ModelConfig, Profile
 from wattfleet.agent.workloads.profile import apply_overrides, builtin_profiles, find_profile
 from wattfleet.agent.workloads.report import format_summary
 from wattfleet.agent.workloads.scenarios import Query
+from wattfleet.core.cli import EXIT_FAILED, EXIT_INTERRUPTED, RawDescriptionHelpFormatter
 from wattfleet.core.errors import UsageError
-from wattfleet.core.model import RunRecord
+from wattfleet.core.recordfile import check_out_folder, write_record
 
 # flag -> dotted profile key it overrides
 FLAG_KEYS: dict[str, str] = {
@@ -51,7 +57,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="wattfleet bench", description="Run a workload profile locally and write its run record.",
-                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+                formatter_class=RawDescriptionHelpFormatter, epilog=__doc__)
     p.add_argument("profile", nargs="?", help="a profile file (.toml) or a built-in profile name (see --list)")
     p.add_argument("--list", action="store_true", help="list the built-in profiles and exit")
     p.add_argument("--model", help="a model file or built-in model name (instead of, or replacing, the profile's)")
@@ -78,7 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-dir", action="append", default=[], type=Path,
                    help="where model paths are looked up (also: the profile file's folder and the current one)")
     p.add_argument("--cache-dir", type=Path, help="where built-in models and engine caches are kept")
-    p.add_argument("--out", type=Path, help="record file (default: ./wattfleet-<profile>-<time>.json)")
+    p.add_argument("--out", metavar="FILE|DIR",
+                   help="record file, or an existing folder for it (default: ./wattfleet-<profile>-<time>.json); "
+                        "an existing file is never overwritten: a -1, -2, ... suffix is added")
     p.add_argument("--json", action="store_true", help="print the record to stdout (the summary goes to stderr)")
     p.add_argument("--no-energy", action="store_true", help="do not sample power during the run")
     p.add_argument("--idle-s", type=float, default=0.0, metavar="SECONDS",
@@ -201,53 +209,81 @@ def _list(stream: Any) -> int:
     return 0
 
 
+def out_target(out: str | None, profile_name: str) -> tuple[Path, str]:
+    """(folder, file name) of the record, checked before the run: the folder must exist and be writable."""
+    default = f"wattfleet-{re.sub(r'[^A-Za-z0-9_.-]', '_', profile_name)}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    if out is None:
+        folder, name = Path("."), default
+    elif out.endswith(("/", os.sep)) or Path(out).is_dir():
+        folder, name = Path(out), default
+    else:
+        folder, name = Path(out).parent, Path(out).name
+    check_out_folder(folder)
+    return folder, name
+
+
+@contextlib.contextmanager
+def ctrl_c_cancels(cancel: threading.Event, stream: Any) -> Iterator[list[bool]]:
+    """While inside, Ctrl-C sets `cancel` (the run stops at the next query and returns its record)
+    instead of raising KeyboardInterrupt; a second Ctrl-C exits at once with 130 and no record.
+
+    KeyboardInterrupt must not be raised while ONNX Runtime runs: raised in the middle of a wait on a
+    thread, it makes CPython (bpo-45274's handling) mark a live thread as finished, and the interpreter
+    then exits under ONNX Runtime's threads, which aborts the process (SIGABRT, no record)."""
+    pressed = [False]
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        if pressed[0]:
+            stream.write("\naborted: no record written\n")
+            stream.flush()
+            os._exit(EXIT_INTERRUPTED)  # the run is mid-query; leaving at once is the only clean way out
+        pressed[0] = True
+        cancel.set()
+        stream.write("\ncancelling: finishing the queries in flight (Ctrl-C again to abort)\n")
+        stream.flush()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     if args.list:
         return _list(sys.stdout)
+    if args.idle_s < 0:
+        raise UsageError(f"--idle-s {args.idle_s:g}: expected 0 (no idle measurement) or more seconds")
     profile, text, model_dirs = resolve(args)
+    folder, name = out_target(args.out, profile.name)
     err = sys.stderr
-    out_path = args.out or Path(f"wattfleet-{profile.name}-{time.strftime('%Y%m%d-%H%M%S')}.json")
     progress = Progress(err)
-    sampler = None if args.no_energy else _start_sampler(err)
-    if sampler is not None and args.idle_s > 0:
-        err.write(f"idle: measuring idle power for {args.idle_s:g} s\n")
-        sampler.idle_baseline(args.idle_s)
     cancel = threading.Event()
-    result: list[RunRecord] = []
+    with ctrl_c_cancels(cancel, err) as interrupted:
+        sampler = None if args.no_energy else _start_sampler(err)
+        try:
+            if sampler is not None and args.idle_s > 0:
+                err.write(f"idle: measuring idle power for {args.idle_s:g} s\n")
+                sampler.idle_baseline(args.idle_s)
+            from wattfleet.agent.workloads.driver import run_profile
 
-    def work() -> None:
-        from wattfleet.agent.workloads.driver import run_profile
-
-        result.append(run_profile(profile, model_dirs=model_dirs, cache_dir=args.cache_dir, observer=progress,
-                                  cancel=cancel, sampler=sampler, profile_text=text))
-
-    worker = threading.Thread(target=work, name="wattfleet-bench", daemon=True)
-    worker.start()
-    interrupted = False
-    try:
-        while worker.is_alive():
-            worker.join(0.2)
-    except KeyboardInterrupt:
-        interrupted = True
-        err.write("\ncancelling: finishing the queries in flight (Ctrl-C again to abort)\n")
-        cancel.set()
-        worker.join()
-    finally:
-        if sampler is not None:
-            sampler.stop()
-    if not result:
-        raise UsageError("the run ended without a record (see the messages above)")
-    record = result[0]
-    out_path.write_text(record.to_json(indent=1), encoding="utf-8")
+            record = run_profile(profile, model_dirs=model_dirs, cache_dir=args.cache_dir, observer=progress,
+                                 cancel=cancel, sampler=sampler, profile_text=text)
+        finally:
+            if sampler is not None:
+                sampler.stop()
+        written = write_record(record.to_json(indent=1), folder, name)
     summary = format_summary(record, all_figures=args.all_figures)
     if args.json:
         sys.stdout.write(record.to_json() + "\n")
         err.write(summary)
     else:
         sys.stdout.write(summary)
-    err.write(f"record: {out_path}\n")
+    if written.note:
+        err.write(f"wattfleet bench: {written.note}\n")
+    err.write(f"record: {written.path}\n")
     if record.state == "failed":
         err.write(f"wattfleet bench: {record.error}\n")
-        return 1
-    return 130 if interrupted else 0
+        return EXIT_FAILED
+    return EXIT_INTERRUPTED if interrupted[0] else 0

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from wattfleet.agent.service.advertise import Advertiser, build_txt
 from .conftest import LOOPBACK
 
 CLI = (sys.executable, "-m", "wattfleet.core.cli", "discover")
+C_CORE_LINE = re.compile(r"^[EWID]\d{4} \d\d:\d\d:\d\d\.\d+ |absl::InitializeLog|ev_poll_posix", re.MULTILINE)
 
 
 def _advertiser(host_id: str, port: int, *, auth: bool = True) -> Advertiser:
@@ -87,9 +90,32 @@ async def test_watch_prints_appear_and_vanish_until_interrupted(run_id: str) -> 
 
 async def test_bad_arguments_fail_with_one_line() -> None:
     rc, out, err = await _discover("--no-mdns", "--inventory", "/nonexistent/fleet.toml")
-    assert rc == 1 and out == ""
+    assert rc == 2 and out == ""
     assert err.strip() == (
         "wattfleet discover: inventory /nonexistent/fleet.toml: no such file; check the path given to --inventory"
     )
     rc, _out, err = await _discover("--timeout-s", "0")
     assert rc == 2 and "--timeout-s must be positive" in err
+
+
+async def test_info_exits_1_and_names_the_agents_whose_getinfo_failed(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nobody listens on once this closes
+        s.bind((LOOPBACK, 0))
+        dead_port = s.getsockname()[1]
+    inventory = tmp_path / "fleet.toml"
+    inventory.write_text(f'[[agents]]\nname = "gone-host"\naddress = "{LOOPBACK}"\nport = {dead_port}\n')
+    rc, out, err = await _discover("--no-mdns", "--inventory", str(inventory), "--info")
+    assert rc == 1
+    assert "GetInfo failed: " in out and "UNAVAILABLE" in out
+    assert err.strip() == "wattfleet discover: GetInfo failed on 1 of 1 agent(s): gone-host (see above)"
+    assert not C_CORE_LINE.search(err), err  # a refused connection logs nothing from gRPC's C core
+
+    credentials = tmp_path / "creds.toml"
+    credentials.write_text('[hosts]\n"gone-host" = { token_file = "tokens/gone" }\n')
+    rc, out, err = await _discover("--no-mdns", "--inventory", str(inventory), "--info", "--credentials",
+                                   str(credentials))
+    assert rc == 2 and out == ""
+    assert err.strip() == (
+        f"wattfleet discover: credentials {credentials}: hosts.gone-host: token file {tmp_path / 'tokens' / 'gone'} "
+        "does not exist; copy the agent's token there (the agent prints its token file when it starts) or fix the path"
+    )

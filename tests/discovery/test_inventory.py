@@ -106,7 +106,7 @@ def test_discover_with_malformed_inventory_fails_in_one_line_before_browsing(tmp
         capture_output=True, text=True, timeout=25,
     )
     # A 30 s browse would outlast the 25 s timeout above: returning at all shows it never started one.
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == 2, proc.stderr  # bad input
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert str(path) in lines[0] and "missing key 'port'" in lines[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +17,13 @@ from wattfleet.core.client import AgentClient
 
 def _run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(agent_command(*args), capture_output=True, text=True, timeout=timeout)
+
+
+# gRPC C-core's own log format ("E1130 04:28:20.370826   12062 add_port.cc:83] ...") and absl's preamble
+C_CORE_LINE = re.compile(
+    r"^[EWID]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ \S+:\d+\]|absl::InitializeLog|ev_poll_posix|fork\(\) handlers",
+    re.MULTILINE,
+)
 
 
 def _last_line(text: str) -> str:
@@ -45,6 +53,9 @@ def test_port_in_use_fails_cleanly_and_the_holder_keeps_serving(tmp_path: Path) 
         assert result.returncode == 2, result.stderr
         message = _last_line(result.stderr)
         assert f"127.0.0.1:{holder.port}" in message and "--port" in message
+        assert not (tmp_path / "second" / "token").exists()  # the token this failed start generated is gone
+        assert "generated and stored" in result.stderr and "removed" in result.stderr
+        assert not C_CORE_LINE.search(result.stderr), result.stderr  # C-core used to log the bind failure
 
         async def still_serving() -> str:
             async with AgentClient(holder.target, token=holder.token) as client:
@@ -58,7 +69,7 @@ def test_port_in_use_fails_cleanly_and_the_holder_keeps_serving(tmp_path: Path) 
 def test_unreadable_token_file_is_a_clear_error(tmp_path: Path) -> None:
     missing = tmp_path / "nope" / "token"
     result = _run("--port", "0", "--token-file", str(missing), "--data-dir", str(tmp_path), "--no-advertise")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert f"cannot read token file {missing}" in _last_line(result.stderr)
 
 
@@ -66,14 +77,15 @@ def test_empty_token_file_is_refused(tmp_path: Path) -> None:
     empty = tmp_path / "token"
     empty.write_text("\n")
     result = _run("--port", "0", "--token-file", str(empty), "--data-dir", str(tmp_path), "--no-advertise")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "is empty" in _last_line(result.stderr)
 
 
 def test_unreadable_cert_file_is_a_clear_error(tmp_path: Path) -> None:
     result = _run("--port", "0", "--data-dir", str(tmp_path), "--no-advertise",
                   "--tls-cert", str(tmp_path / "missing.pem"), "--tls-key", str(tmp_path / "missing.key"))
-    assert result.returncode == 1
+    assert result.returncode == 2
+    assert not (tmp_path / "token").exists()  # generated, then removed: the agent never served
     assert "cannot read --tls-key" in _last_line(result.stderr) or "cannot read --tls-cert" in _last_line(
         result.stderr
     )
@@ -92,6 +104,7 @@ def test_signal_stops_gracefully_with_exit_0(tmp_path: Path, sig: signal.Signals
     assert agent.process.wait(timeout=30) == 0
     log = agent.log()
     assert "stopped" in log
+    assert not C_CORE_LINE.search(log), log  # the agent's shutdown logs nothing from gRPC's C core
     assert not (agent.data_dir / "ready.json").exists()
     # The port is free again: a new agent can take it.
     again = start_agent(tmp_path, host_id="again", port=agent.port, data_dir=tmp_path / "again")

@@ -55,6 +55,7 @@ def test_one_profile_on_two_agents_and_a_dead_host(fleet: tuple[Path, list[Runni
     dead = _dead_target()
     hosts = ",".join([*(a.target for a in agents), dead])
     out = tmp_path / "records"
+    out.mkdir()
     proc = _wattfleet("run", "smoke", "--hosts", hosts, "--token-file", str(token), "--out", str(out),
                       "--label", "batch=nightly", *SET)
     assert proc.returncode == 1, proc.stderr  # the dead host failed; the others did not stop
@@ -70,31 +71,43 @@ def test_one_profile_on_two_agents_and_a_dead_host(fleet: tuple[Path, list[Runni
         assert f"[{a.target}] measuring" in proc.stderr  # progress per host
     assert f"[{dead}] error: UNAVAILABLE" in proc.stderr
     table = proc.stdout.splitlines()
-    assert table[0].split()[:3] == ["host", "state", "tokens_per_s"]
-    rows = {line.split()[0]: line for line in table[1:]}
+    assert table[0].split()[:4] == ["host", "state", "validity", "tokens_per_s"]
+    rows = {line.split()[0]: line for line in table[1:4]}
     assert rows.keys() == {"fleet-a", "fleet-b", dead}
     assert rows["fleet-a"].split()[1] == "completed" and "unreachable" in rows[dead]
+    assert rows[dead].split()[2] == "-"  # no record, nothing to judge
+    for path in records:  # the validity cell says what the record says
+        valid = json.loads(path.read_text())["validity"]["valid"]
+        host = path.name[: len("fleet-a")]
+        assert rows[host].split()[2] == ("valid" if valid else "NOT")
     # tokens/J is either absent (a window too short for the 5 Hz estimate) or names its domain.
     for host in ("fleet-a", "fleet-b"):
         cell = rows[host]
         assert "tokens/J" not in cell or "tokens/J [estimated]" in cell, cell
 
 
-def test_summary_table_names_the_energy_domain() -> None:
-    from wattfleet.core.wire import Figure
+def test_summary_table_shows_domain_validity_and_low_confidence() -> None:
+    from wattfleet.core.model import Figure
     from wattfleet.tui.fleet.run_cli import HostResult, summary_table
 
     figures = {
         "tokens_per_s": Figure("tokens_per_s", 1200.0, "tok/s"),
+        "ttft_p99": Figure("ttft_p99", 4.0, "ms", low_confidence=True),
         "tokens_per_j[gpu-board:0]": Figure("tokens_per_j", 3.5, "tokens/J", domain="gpu-board:0"),
     }
-    done = HostResult("127.0.0.1:50551", host_id="gpu-host", run_id="r1", state="completed",
-                      record_path="r1.json", figures=figures)
+    reasons = ("measured 0.2 s, below min_duration_s 10", "63 queries; early stopping at p90 needs 64")
+    short = HostResult("127.0.0.1:50551", host_id="gpu-host", run_id="r1", state="completed",
+                       record_path="r1.json", figures=figures, headline="gpu-board:0", valid=False, reasons=reasons)
+    good = HostResult("127.0.0.1:50553", host_id="edge", run_id="r2", state="completed", record_path="r2.json",
+                      figures={"tokens_per_s": Figure("tokens_per_s", 80.0, "tok/s")}, valid=True)
     failed = HostResult("127.0.0.1:50552", state="refused", error="UNAVAILABLE: down")
-    lines = summary_table([done, failed]).splitlines()
-    assert lines[0].split()[:2] == ["host", "state"]
-    assert "3.5 tokens/J [gpu-board:0]" in lines[1] and "1200 tok/s" in lines[1]
-    assert lines[2].startswith("127.0.0.1:50552") and "UNAVAILABLE: down" in lines[2]
+    lines = summary_table([short, good, failed]).splitlines()
+    assert lines[0].split()[:3] == ["host", "state", "validity"]
+    assert "3.5 tokens/J [gpu-board:0]" in lines[1] and "1200 tok/s" in lines[1] and "4 ms *" in lines[1]
+    assert "NOT VALID [1]" in lines[1] and lines[2].split()[2] == "valid" and lines[3].split()[2] == "-"
+    assert lines[3].startswith("127.0.0.1:50552") and "UNAVAILABLE: down" in lines[3]
+    assert lines[4] == "[1] gpu-host: measured 0.2 s, below min_duration_s 10 (+1 more in the record)"
+    assert lines[5].startswith("* low confidence")
 
 
 def test_inventory_hosts_with_their_own_tokens_all_complete(
@@ -107,6 +120,7 @@ def test_inventory_hosts_with_their_own_tokens_all_complete(
         for a in agents
     ))
     out = tmp_path / "records"
+    out.mkdir()
     proc = _wattfleet("run", "smoke", "--inventory", str(inventory), "--out", str(out), "--json", *SET)
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
@@ -120,31 +134,58 @@ def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "--hosts" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     proc = _wattfleet("run", "smoke", "--hosts", "no-port-here")
     assert proc.returncode == 2 and "host:port" in proc.stderr
+    dead = _dead_target()  # checked before any host is contacted: no "[host] error" line
+    proc = _wattfleet("run", "smoke", "--hosts", dead, "--out", str(tmp_path / "absent"))
+    assert proc.returncode == 2 and proc.stderr.strip() == (
+        f"wattfleet run: --out {tmp_path / 'absent'}: no such folder; create it (mkdir -p {tmp_path / 'absent'}) "
+        "or name an existing one")
+    credentials = tmp_path / "creds.toml"
+    credentials.write_text('[hosts]\n"edge-7" = "tokens/edge-7"\n')
+    proc = _wattfleet("run", "smoke", "--hosts", dead, "--out", str(tmp_path), "--credentials", str(credentials))
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert f"credentials {credentials}: hosts.edge-7: token file {tmp_path / 'tokens' / 'edge-7'} does not exist" in (
+        proc.stderr)
 
 
-def test_discovered_agents_are_selected_by_match_and_all_run(tmp_path: Path) -> None:
+def test_agents_with_their_own_tokens_run_together_through_a_credentials_file(tmp_path: Path) -> None:
+    """Discovered (matched by host id) and listed (matched by address): each agent generated its own token."""
     tag = f"disc{uuid.uuid4().hex[:6]}"
-    token = tmp_path / "token"
-    token.write_text("discover-test-token-0123456789\n")
-    token.chmod(0o600)
     agents = []
     try:
         with ThreadPoolExecutor(2) as pool:  # advertising agents take a few seconds each to start
             futures = [pool.submit(start_agent, tmp_path, host_id=f"{tag}-{name}", advertise=True,
-                                   interfaces=("127.0.0.1",), extra=("--token-file", str(token)))
+                                   interfaces=("127.0.0.1",))
                        for name in ("a", "b")]
             outcomes = [f.exception() or f.result() for f in futures]
         agents = [a for a in outcomes if not isinstance(a, BaseException)]  # stopped below even if one failed
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
+        a, b = agents
+        assert a.token != b.token
+        (tmp_path / "tokens").mkdir()
+        for agent in agents:  # copied where the operator keeps them, relative to the credentials file
+            (tmp_path / "tokens" / agent.host_id).write_text(agent.token + "\n")
+        credentials = tmp_path / "fleet-credentials.toml"
+        credentials.write_text(f'[hosts]\n"{a.host_id}" = "tokens/{a.host_id}"\n'
+                               f'"{b.host_id}" = {{ token_file = "tokens/{b.host_id}" }}\n')
         out = tmp_path / "records"
+        out.mkdir()
         proc = _wattfleet("run", "smoke", "--discover", "--interface", "127.0.0.1", "--timeout-s", "3",
-                          "--match", f"{tag}-*", "--token-file", str(token), "--out", str(out), "--json", *SET)
+                          "--match", f"{tag}-*", "--credentials", str(credentials), "--out", str(out), "--json",
+                          *SET)
         assert proc.returncode == 0, proc.stderr
         rows = json.loads(proc.stdout)
         assert sorted(r["host_id"] for r in rows) == [f"{tag}-a", f"{tag}-b"]
         assert len(list(out.glob(f"{tag}-*.json"))) == 2
+
+        by_address = tmp_path / "by-address.toml"
+        by_address.write_text("[hosts]\n" + "".join(f'"127.0.0.1:{x.port}" = "tokens/{x.host_id}"\n' for x in agents))
+        proc = _wattfleet("run", "smoke", "--hosts", f"{a.target},{b.target}", "--credentials", str(by_address),
+                          "--out", str(out), "--json", *SET)
+        assert proc.returncode == 0, proc.stderr
+        assert sorted(r["host_id"] for r in json.loads(proc.stdout)) == [f"{tag}-a", f"{tag}-b"]
+        assert len(list(out.glob(f"{tag}-*.json"))) == 4
     finally:
         for a in agents:
             a.stop()
@@ -157,7 +198,7 @@ def test_ctrl_c_cancels_the_runs_it_started(fleet: tuple[Path, list[RunningAgent
         [sys.executable, "-m", "wattfleet.core.cli", "run", "smoke", "--hosts", hosts, "--token-file", str(token),
          "--out", str(tmp_path), "--set", "load.min_duration_s=30", "--set", "load.min_queries=100000",
          "--set", "load.max_duration_s=60"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
     )
     lines: queue.Queue[str] = queue.Queue()
     reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr or ()], daemon=True)

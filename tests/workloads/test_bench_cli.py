@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -66,11 +69,13 @@ def test_model_flags_json_and_energy_domain(tmp_path: Path, cache: Path) -> None
 @pytest.mark.parametrize(
     ("args", "code", "needle"),
     [
-        (("smoke", "--set", "load.rate=-1"), 1, "load.rate: expected a number > 0, got -1"),
-        (("smoke", "--set", "load.colour=red"), 1, "unknown key 'load.colour'"),
-        (("no-such-profile",), 1, "no profile 'no-such-profile'"),
+        (("smoke", "--set", "load.rate=-1"), 2, "load.rate: expected a number > 0, got -1"),
+        (("smoke", "--set", "load.colour=red"), 2, "unknown key 'load.colour'"),
+        (("no-such-profile",), 2, "no profile 'no-such-profile'"),
         (("--model", "missing.onnx"), 2, "--model missing.onnx: no such file"),
         (("smoke", "--scenario", "burst"), 2, "invalid choice: 'burst'"),
+        (("smoke", "--out", "absent/r.json"), 2, "--out absent: no such folder; create it"),
+        (("smoke", "--out", "absent/"), 2, "--out absent: no such folder; create it"),
     ],
 )
 def test_errors_are_one_line(tmp_path: Path, args: tuple[str, ...], code: int, needle: str) -> None:
@@ -142,3 +147,65 @@ def test_profile_file_finds_its_model_beside_it(tmp_path: Path, cache: Path) -> 
     data = json.loads(proc.stdout)
     assert data["environment"]["model"]["path"] == str(folder / "tiny.onnx")
     assert data["profile_text"].startswith('name = "local"')
+
+
+def _bench_until(args: list[str], cwd: Path, needle: str) -> subprocess.Popen[str]:
+    """Start `wattfleet bench`, return once its progress on stderr shows `needle`."""
+    proc = subprocess.Popen([WATTFLEET, "bench", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if needle in line:
+            return proc
+    proc.wait(timeout=60)
+    raise AssertionError(f"bench exited with {proc.returncode} before reporting {needle!r}")
+
+
+LONG_TINY = ["smoke", "--no-energy", "--set", "load.min_duration_s=30", "--set", "load.min_queries=100000",
+             "--set", "load.max_duration_s=60", "--set", "load.warmup_queries=0"]
+
+
+def test_ctrl_c_ends_with_130_and_a_cancelled_record_every_time(tmp_path: Path, cache: Path) -> None:
+    outcomes = []
+    for i in range(20):
+        out = tmp_path / f"r{i}.json"
+        proc = _bench_until([*LONG_TINY, "--cache-dir", str(cache), "--out", str(out)], tmp_path, "measuring")
+        time.sleep((i % 4) * 0.05)  # land in different places: between queries, inside ONNX Runtime
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+        state = json.loads(out.read_text())["state"] if out.exists() else None
+        outcomes.append((proc.returncode, state))
+        assert (proc.returncode, state) == (130, "cancelled"), f"try {i}: {outcomes}\n{err[-2000:]}"
+        assert "terminate called" not in err and f"record: {out}" in err
+    assert outcomes == [(130, "cancelled")] * 20
+
+
+def test_an_existing_record_is_never_overwritten(tmp_path: Path, cache: Path) -> None:
+    out = tmp_path / "r.json"
+    out.write_text("an earlier run's record")
+    proc = _bench("smoke", "--out", str(out), "--cache-dir", str(cache), "--no-energy",
+                  "--set", "load.min_duration_s=0.05", "--set", "load.min_queries=2", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text() == "an earlier run's record"
+    assert json.loads((tmp_path / "r-1.json").read_text())["state"] == "completed"
+    assert f"record: {tmp_path / 'r-1.json'}" in proc.stderr
+    proc = _bench("smoke", "--out", str(tmp_path), "--cache-dir", str(cache), "--no-energy",  # a folder
+                  "--set", "load.min_duration_s=0.05", "--set", "load.min_queries=2", cwd=tmp_path / "..")
+    assert proc.returncode == 0, proc.stderr
+    assert len(list(tmp_path.glob("wattfleet-smoke-*.json"))) == 1
+
+
+def test_a_record_whose_folder_vanished_is_written_in_the_working_directory(tmp_path: Path, cache: Path) -> None:
+    folder = tmp_path / "records"
+    folder.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = _bench_until(["smoke", "--no-energy", "--cache-dir", str(cache), "--out", str(folder / "r.json"),
+                         "--set", "load.min_duration_s=0.5"], work, "measuring")
+    os.rmdir(folder)  # removed while the run measures
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert json.loads((work / "r.json").read_text())["state"] == "completed"
+    assert (f"could not write the record to {folder}: No such file or directory; wrote it to {work / 'r.json'} "
+            "instead") in err
+    assert f"record: {work / 'r.json'}" in err

@@ -1,7 +1,8 @@
 """`wattfleet discover`: find agents over zeroconf and/or an inventory and print them.
 
-The inventory is read before anything touches the network, so a malformed file stops the command with
-one line and nothing half-started.
+The inventory and the credentials file are read before anything touches the network, so a malformed
+file stops the command with one line (exit 2) and nothing half-started. `--info` exits 1 when GetInfo
+fails on any agent, and names them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, TextIO
 
 from wattfleet.core.cli import ArgumentParser
 from wattfleet.core.errors import UsageError, WattfleetError
+from wattfleet.tui.fleet.credentials import Credentials, load_credentials
 from wattfleet.tui.fleet.discovery import AgentDirectory, AgentEndpoint, DiscoveryEvent, ZeroconfBrowser
 from wattfleet.tui.fleet.inventory import load_inventory
 
@@ -25,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="wattfleet discover",
         description="Find wattfleet agents on this network (zeroconf) or in an inventory file, and print them.",
     )
-    p.add_argument("--timeout-s", type=float, default=3.0, help="how long to browse (default: 3)")
+    p.add_argument("--timeout-s", type=float, default=3.0, help="how long to browse, seconds")
     p.add_argument("--interface", action="append", default=[], metavar="IP",
                    help="browse on the interface with this address (repeatable; default: all)")
     p.add_argument("--inventory", type=Path, metavar="FILE", help="also list the agents of this TOML file")
@@ -36,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--token", help="bearer token for --info (visible to other users in ps; prefer --token-file)")
     token.add_argument("--token-file", type=Path, metavar="FILE", help="file holding the bearer token for --info")
     p.add_argument("--tls-ca", type=Path, metavar="FILE", help="CA certificate for agents that serve TLS")
+    p.add_argument("--credentials", type=Path, metavar="FILE",
+                   help="for --info: TOML file mapping host id or address to a token file (and TLS CA); its "
+                        "entries win over an inventory's token_file and over --token/--token-file")
     p.add_argument("--watch", action="store_true", help="keep printing agents as they appear and vanish (Ctrl-C)")
     return p
 
@@ -48,7 +53,10 @@ def main(argv: list[str]) -> int:
         raise UsageError("--no-mdns leaves nothing to list; add --inventory FILE")
     if args.watch and (args.json or args.info):
         raise UsageError("--watch prints events as lines; use it without --json and --info")
+    if args.credentials is not None and not args.info:
+        raise UsageError("--credentials is for --info (GetInfo on each agent); add --info or drop it")
     inventory = load_inventory(args.inventory) if args.inventory is not None else []
+    credentials = load_credentials(args.credentials) if args.credentials is not None else None
     token = args.token
     if args.token_file is not None:
         from wattfleet.core.client import read_token_file
@@ -59,7 +67,7 @@ def main(argv: list[str]) -> int:
     if args.watch:
         return asyncio.run(_watch(directory, sys.stdout))
     found = asyncio.run(_browse(directory, args.timeout_s))
-    infos = asyncio.run(_infos(found, token, args.tls_ca)) if args.info else {}
+    infos = asyncio.run(_infos(found, token, args.tls_ca, credentials)) if args.info else {}
     if args.json:
         print(json.dumps([_as_json(e, infos.get(e.key)) for e in found], indent=2))
     elif found:
@@ -74,6 +82,11 @@ def main(argv: list[str]) -> int:
             "that --interface names this host's address on their network, or use --inventory",
             file=sys.stderr,
         )
+        return 1
+    failed = [e.label or e.target for e in found if "error" in infos.get(e.key, {})]
+    if failed:
+        print(f"wattfleet discover: GetInfo failed on {len(failed)} of {len(found)} agent(s): {', '.join(failed)} "
+              "(see above)", file=sys.stderr)
         return 1
     return 0
 
@@ -100,19 +113,36 @@ def _event_line(event: DiscoveryEvent) -> str:
 
 
 async def _infos(
-    found: Sequence[AgentEndpoint], token: str | None, tls_ca: Path | None
+    found: Sequence[AgentEndpoint], token: str | None, tls_ca: Path | None, credentials: Credentials | None
 ) -> dict[str, dict[str, Any]]:
-    results = await asyncio.gather(*(info_as_dict(e, token, tls_ca) for e in found))
+    results = await asyncio.gather(*(info_as_dict(e, token, tls_ca, credentials) for e in found))
     return {e.key: r for e, r in zip(found, results, strict=True)}
 
 
-async def info_as_dict(endpoint: AgentEndpoint, token: str | None, tls_ca: Path | None) -> dict[str, Any]:
+def endpoint_auth(
+    endpoint: AgentEndpoint, token: str | None, tls_ca: Path | None, credentials: Credentials | None
+) -> tuple[str | None, Path | None]:
+    """(token, TLS CA) for one agent: its --credentials entry, else its inventory entry's, else the flags'."""
+    ca = endpoint.tls_ca or (tls_ca if endpoint.tls else None)
+    entry = credentials.for_host((endpoint.host_id, endpoint.name), endpoint.addresses, endpoint.port) if (
+        credentials is not None) else None
+    if entry is not None:
+        return entry.token, entry.tls_ca or ca
+    if endpoint.token_file is not None:
+        from wattfleet.core.client import read_token_file
+
+        return read_token_file(endpoint.token_file), ca
+    return token, ca
+
+
+async def info_as_dict(
+    endpoint: AgentEndpoint, token: str | None, tls_ca: Path | None, credentials: Credentials | None = None
+) -> dict[str, Any]:
     """GetInfo on one agent as a JSON-ready dict, or {"error": "..."}; one failure never stops the rest."""
-    from wattfleet.core.client import AgentClient, read_token_file
+    from wattfleet.core.client import AgentClient
 
     try:
-        own_token = read_token_file(endpoint.token_file) if endpoint.token_file is not None else token
-        ca = endpoint.tls_ca or (tls_ca if endpoint.tls else None)
+        own_token, ca = endpoint_auth(endpoint, token, tls_ca, credentials)
         async with AgentClient(endpoint.target, token=own_token, tls_ca=ca) as client:
             info = await client.get_info(timeout_s=10.0)
     except WattfleetError as exc:

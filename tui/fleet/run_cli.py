@@ -1,9 +1,11 @@
 """`wattfleet run`: start one profile on several agents, follow them, and write one record per host.
 
 Progress goes to stderr, one line per host event (phase changes, and progress at most once a second);
-the records go to `--out DIR/<host>-<run_id>.json`; a summary table ends the output. A host that fails
-(unreachable, refused, failed run) never stops the others; the exit code is 1 if any did.
-Ctrl-C cancels the runs it started on every host before it exits.
+the records go to `--out DIR/<host>-<run_id>.json` (checked before anything starts; never over another
+file; the working directory when DIR cannot take it any more); a summary table ends the output, with
+each run's validity and low-confidence marks. A host that fails (unreachable, refused, failed run) never
+stops the others; the exit code is 1 if any did, 2 for bad input. Ctrl-C cancels the runs it started on
+every host before it exits.
 """
 
 from __future__ import annotations
@@ -24,10 +26,14 @@ from wattfleet.core.cli import ArgumentParser
 from wattfleet.core.client import AgentClient, AgentError, read_token_file
 from wattfleet.core.errors import UsageError, WattfleetError
 from wattfleet.core.model import ENDED_STATES, Figure, Notice, PhaseChange, Progress, RunRecord, RunSpec
+from wattfleet.core.recordfile import Written, check_out_folder, write_record
+from wattfleet.tui.fleet.credentials import Credentials, load_credentials
+from wattfleet.tui.fleet.discover_cli import endpoint_auth
 from wattfleet.tui.fleet.discovery import AgentDirectory, AgentEndpoint, ZeroconfBrowser
 from wattfleet.tui.fleet.inventory import load_inventory
 
 SUMMARY_FIGURES = ("tokens_per_s", "samples_per_s", "ttft_p99", "tpot_p50", "tokens_per_j")
+LOW_CONFIDENCE_LEGEND = "* low confidence: too few samples for that percentile, or a short/gappy energy window"
 PROGRESS_EVERY_S = 1.0
 
 
@@ -43,13 +49,17 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--inventory", type=Path, metavar="FILE", help="every agent of this inventory file")
     p.add_argument("--match", action="append", default=[], metavar="GLOB",
                    help="only agents whose host id or name matches (shell glob, repeatable), e.g. 'edge-*'")
-    p.add_argument("--timeout-s", type=float, default=3.0, help="how long to browse with --discover (default 3)")
+    p.add_argument("--timeout-s", type=float, default=3.0, help="how long to browse with --discover, seconds")
     p.add_argument("--interface", action="append", default=[], metavar="IP", help="browse on this interface")
     token = p.add_mutually_exclusive_group()
     token.add_argument("--token", help="bearer token (visible in ps; prefer --token-file)")
     token.add_argument("--token-file", type=Path, metavar="FILE", help="file holding the bearer token")
     p.add_argument("--tls-ca", type=Path, metavar="FILE", help="CA certificate for agents that serve TLS")
-    p.add_argument("--out", type=Path, default=Path("."), metavar="DIR", help="where records go (default .)")
+    p.add_argument("--credentials", type=Path, metavar="FILE",
+                   help="TOML file: host id or address -> token file (and TLS CA), for agents with their own "
+                        "tokens; its entries win over an inventory's token_file and over --token/--token-file")
+    p.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
+                   help="existing folder for the records (one file per host, never over another file)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a profile key")
     p.add_argument("--label", action="append", default=[], metavar="K=V", help="label carried into each record")
     p.add_argument("--device", default="", help="device selector on each host, e.g. gpu:0 (default: profile's)")
@@ -67,6 +77,8 @@ class HostResult:
     record_path: str = ""
     figures: dict[str, Figure] = field(default_factory=dict)
     headline: str = ""  # the energy domain of the device the run ran on (METRICS.md)
+    valid: bool | None = None  # None: no record to judge
+    reasons: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -123,13 +135,13 @@ async def run_on_host(
     out_dir: Path,
     reporter: Reporter,
     started: dict[str, tuple[Callable[[], AgentClient], str]],
+    credentials: Credentials | None = None,
 ) -> HostResult:
     """Start, follow and record one host's run. Never raises for the host's own failures."""
     result = HostResult(endpoint.target, host_id=endpoint.host_id)
     name = endpoint.label or endpoint.target
     try:
-        own_token = read_token_file(endpoint.token_file) if endpoint.token_file is not None else token
-        ca = endpoint.tls_ca or (tls_ca if endpoint.tls else None)
+        own_token, ca = endpoint_auth(endpoint, token, tls_ca, credentials)
 
         def connect() -> AgentClient:
             return AgentClient(endpoint.target, token=own_token, tls_ca=ca)
@@ -157,7 +169,17 @@ async def run_on_host(
     result.error = summary.error
     result.figures = {f.key: f for f in summary.figures}
     result.headline = summary.headline_domain
-    result.record_path = str(_write_record(out_dir, result, record_text))
+    if summary.validity.reasons or summary.validity.valid or summary.validity.queries:
+        result.valid, result.reasons = summary.validity.valid, summary.validity.reasons
+    try:
+        written = _write_record(out_dir, result, record_text)
+    except WattfleetError as exc:  # nowhere to write: the run's figures are still in the table
+        result.error = str(exc)
+        reporter.say(name, f"error: {exc}")
+        return result
+    result.record_path = str(written.path)
+    if written.note:
+        reporter.say(name, written.note)
     reporter.say(name, f"{summary.state}{': ' + summary.error if summary.error else ''}; record {result.record_path}")
     return result
 
@@ -205,36 +227,51 @@ async def _record_text(client: AgentClient, summary: RunRecord, reporter: Report
         return summary.to_json()
 
 
-def _write_record(out_dir: Path, result: HostResult, text: str) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
+def _write_record(out_dir: Path, result: HostResult, text: str) -> Written:
     host, run = _safe(result.host_id or result.target), _safe(result.run_id)
-    path = out_dir / f"{run if run.startswith(host + '-') else host + '-' + run}.json"
-    path.write_text(text, encoding="utf-8")
-    return path
+    name = f"{run if run.startswith(host + '-') else host + '-' + run}.json"
+    return write_record(text, out_dir, name)
 
 
-def _cell(f: Figure | None) -> str:
-    if f is None or f.value is None:
+def _figure_cell(figure: Figure | None) -> str:
+    if figure is None or figure.value is None:
         return "-"
-    return f"{f.value:.4g} {f.unit}".strip() + (f" [{f.domain}]" if f.domain else "")
+    cell = f"{figure.value:.4g} {figure.unit}".strip()
+    cell += f" [{figure.domain}]" if figure.domain else ""  # an energy figure names its domain (METRICS.md)
+    return cell + (" *" if figure.low_confidence else "")
 
 
 def summary_table(results: Sequence[HostResult]) -> str:
-    """One row per host. An energy figure is the headline domain's (the device the run ran on, METRICS.md);
-    the same figure in the host's other domains is listed beside it, never chosen in its place."""
-    cols = ["host", "state", *SUMMARY_FIGURES, "other domains", "record / error"]
-    rows = []
+    """Per host: state, validity (reasons as numbered notes below), the summary figures with `*` on
+    low-confidence ones (legend below), and the record path or the error. An energy figure is the headline
+    domain's (the device the run ran on, METRICS.md); the same figure in the host's other domains is listed
+    beside it, never chosen in its place."""
+    cols = ["host", "state", "validity", *SUMMARY_FIGURES, "other domains", "record / error"]
+    rows: list[list[str]] = []
+    notes: list[str] = []
     for r in results:
-        cells = [r.host_id or r.target, r.state]
+        host = r.host_id or r.target
+        if r.valid is None:
+            validity = "-"
+        elif r.valid:
+            validity = "valid"
+        else:
+            notes.append(f"[{len(notes) + 1}] {host}: {r.reasons[0] if r.reasons else 'no reason recorded'}"
+                         + (f" (+{len(r.reasons) - 1} more in the record)" if len(r.reasons) > 1 else ""))
+            validity = f"NOT VALID [{len(notes)}]"
+        cells = [host, r.state, validity]
         for name in SUMMARY_FIGURES:
-            cells.append(_cell(r.figures.get(f"{name}[{r.headline}]") if r.headline else r.figures.get(name)))
+            cells.append(_figure_cell(r.figures.get(f"{name}[{r.headline}]") or r.figures.get(name)))
         others = [f for f in r.figures.values() if f.name == "tokens_per_j" and f.domain and f.domain != r.headline]
-        cells.append(", ".join(_cell(f) for f in others) or "-")
+        cells.append(", ".join(_figure_cell(f) for f in others) or "-")
         cells.append(r.record_path if r.ok else (r.error or r.record_path))
         rows.append(cells)
     widths = [max(len(c), *(len(row[i]) for row in rows)) if rows else len(c) for i, c in enumerate(cols)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    lines += notes
+    if any(f.low_confidence for r in results for f in r.figures.values() if f.name in SUMMARY_FIGURES):
+        lines.append(LOW_CONFIDENCE_LEGEND)
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -245,8 +282,9 @@ async def _endpoints(args: argparse.Namespace, inventory: list[AgentEndpoint]) -
             host, sep, port = item.rpartition(":")
             if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise UsageError(f"--hosts entry {item!r}: expected host:port (e.g. 10.0.0.5:50551)")
-            found[item] = AgentEndpoint(
-                host_id="", addresses=(host.strip("[]"),), port=int(port), source="inventory", name=item
+            found[item] = AgentEndpoint(  # TLS when the user gave a CA for the agents
+                host_id="", addresses=(host.strip("[]"),), port=int(port), source="inventory", name=item,
+                tls=args.tls_ca is not None,
             )
     for e in inventory:
         found.setdefault(e.target, e)
@@ -266,7 +304,12 @@ def _matches(endpoint: AgentEndpoint, patterns: Sequence[str]) -> bool:
 
 
 async def _run_all(
-    args: argparse.Namespace, spec: RunSpec, token: str | None, inventory: list[AgentEndpoint], err: TextIO
+    args: argparse.Namespace,
+    spec: RunSpec,
+    token: str | None,
+    inventory: list[AgentEndpoint],
+    credentials: Credentials | None,
+    err: TextIO,
 ) -> list[HostResult]:
     endpoints = await _endpoints(args, inventory)
     if not endpoints:
@@ -278,7 +321,8 @@ async def _run_all(
     err.write(f"wattfleet run: {spec.profile or 'inline profile'} on {len(endpoints)} host(s)\n")
     started: dict[str, tuple[Callable[[], AgentClient], str]] = {}
     tasks = [
-        asyncio.ensure_future(run_on_host(e, spec, token, args.tls_ca, args.out, reporter, started)) for e in endpoints
+        asyncio.ensure_future(run_on_host(e, spec, token, args.tls_ca, args.out, reporter, started, credentials))
+        for e in endpoints
     ]
     try:
         return list(await asyncio.gather(*tasks))
@@ -302,10 +346,12 @@ def main(argv: list[str]) -> int:
         raise UsageError("say where to run: --hosts host:port,..., --discover or --inventory FILE")
     if args.timeout_s <= 0:
         raise UsageError(f"--timeout-s must be positive, got {args.timeout_s:g}")
+    check_out_folder(args.out)
     spec = build_spec(args.profile, _pairs(args.set, "--set"), _pairs(args.label, "--label"), args.device)
     inventory = load_inventory(args.inventory) if args.inventory is not None else []
+    credentials = load_credentials(args.credentials) if args.credentials is not None else None
     token = read_token_file(args.token_file) if args.token_file is not None else args.token
-    results = asyncio.run(_run_all(args, spec, token, inventory, sys.stderr))
+    results = asyncio.run(_run_all(args, spec, token, inventory, credentials, sys.stderr))
     if args.json:
         print(
             json.dumps(
@@ -318,6 +364,7 @@ def main(argv: list[str]) -> int:
                         "error": r.error,
                         "record": r.record_path,
                         "headline_domain": r.headline,
+                        "validity": None if r.valid is None else {"valid": r.valid, "reasons": list(r.reasons)},
                         "figures": {k: f.to_dict() for k, f in r.figures.items()},
                     }
                     for r in results
