@@ -18,11 +18,13 @@ from zeroconf import DNSQuestionType, InterfaceChoice, IPVersion, NonUniqueNameE
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from wattfleet.core.errors import WattfleetError
+from wattfleet.core.model import API_NAME  # one name, shared with the clients
 
 log = logging.getLogger(__name__)
 
 SERVICE_TYPE = "_wattfleet._tcp.local."
-API_NAME = "wattfleet.v1"
+
+
 # TXT keys, short on purpose (RFC 6763 section 6.4 suggests keys of at most 9 characters).
 TXT_KEYS = {
     "v": "agent version",

@@ -40,11 +40,11 @@ async def test_table_and_json_list_advertised_agents_with_inventory(tmp_path: Pa
         rc, out, err = await _discover("--interface", LOOPBACK, "--timeout-s", "2", "--inventory", str(inventory))
         assert rc == 0, err
         lines = out.splitlines()
-        assert lines[0].split() == ["HOST", "ID", "ADDRESS", "VERSION", "DEVICES", "AUTH", "TLS", "SOURCE"]
+        assert lines[0].split() == ["HOST", "ID", "ADDRESS", "VERSION", "API", "DEVICES", "AUTH", "TLS", "SOURCE"]
         near = next(line for line in lines if f"{run_id}-near" in line).split()
-        assert near == [f"{run_id}-near", f"{LOOPBACK}:45401", "0.1.0", "cpu:1", "none", "no", "mdns"]
+        assert near == [f"{run_id}-near", f"{LOOPBACK}:45401", "0.1.0", "wattfleet.v1", "cpu:1", "none", "no", "mdns"]
         far = next(line for line in lines if f"{run_id}-far" in line).split()
-        assert far == [f"{run_id}-far", "10.9.8.7:6000", "-", "-", "none", "no", "inventory"]
+        assert far == [f"{run_id}-far", "10.9.8.7:6000", "-", "-", "-", "none", "no", "inventory"]
 
         rc, out, err = await _discover("--interface", LOOPBACK, "--timeout-s", "2", "--json")
         assert rc == 0, err
@@ -119,3 +119,33 @@ async def test_info_exits_1_and_names_the_agents_whose_getinfo_failed(tmp_path: 
         f"wattfleet discover: credentials {credentials}: hosts.gone-host: token file {tmp_path / 'tokens' / 'gone'} "
         "does not exist; copy the agent's token there (the agent prints its token file when it starts) or fix the path"
     )
+
+
+async def test_an_agent_of_another_api_version_is_listed_as_such_not_as_a_normal_agent(run_id: str) -> None:
+    txt = build_txt(agent_version="9.0.0", host_id=f"{run_id}-future", device_summary="cpu:1", auth_required=True,
+                    tls=False)
+    txt["api"] = "wattfleet.v9"  # an agent from the future, advertising a wire API this client does not speak
+    ad = Advertiser(host_id=f"{run_id}-future", port=45409, txt=txt, addresses=[LOOPBACK])
+    await ad.start()
+    try:
+        rc, out, err = await _discover("--interface", LOOPBACK, "--timeout-s", "2")
+        assert rc == 0, err
+        row = next(line for line in out.splitlines() if f"{run_id}-future" in line)
+        assert "wattfleet.v9 (not supported)" in row
+        rc, out, err = await _discover("--interface", LOOPBACK, "--timeout-s", "2", "--json", "--info")
+        [found] = [r for r in json.loads(out) if r["host_id"] == f"{run_id}-future"]
+        assert found["api"] == "wattfleet.v9" and found["api_supported"] is False
+        assert "speaks API 'wattfleet.v9'" in found["info"]["error"]  # not called as if it were one of ours
+        assert rc == 1 and f"{run_id}-future" in err
+    finally:
+        await ad.stop()
+
+
+def test_link_local_ipv6_addresses_keep_their_scope_or_are_left_out() -> None:
+    from wattfleet.tui.fleet.endpoints import AgentEndpoint, usable_address
+
+    assert usable_address("fe80::1%eth0") and not usable_address("fe80::1")
+    assert usable_address("2001:db8::1") and usable_address("10.0.0.5") and usable_address("gpu-7.lab")
+    ep = AgentEndpoint("h", ("fe80::1%eth0", "2001:db8::1"), 50551)
+    assert ep.target == "[2001:db8::1]:50551"  # a global address is preferred over a link-local one
+    assert AgentEndpoint("h", ("fe80::1%eth0",), 50551).target == "[fe80::1%eth0]:50551"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from wattfleet.core.errors import ConfigError
-from wattfleet.tui.fleet.discovery import AgentDirectory
+from wattfleet.tui.fleet.directory import AgentDirectory
 from wattfleet.tui.fleet.inventory import load_inventory
 
 

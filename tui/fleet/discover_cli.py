@@ -17,8 +17,11 @@ from typing import Any, TextIO
 
 from wattfleet.core.cli import ArgumentParser
 from wattfleet.core.errors import UsageError, WattfleetError
+from wattfleet.core.model import API_NAME
 from wattfleet.tui.fleet.credentials import Credentials, load_credentials
-from wattfleet.tui.fleet.discovery import AgentDirectory, AgentEndpoint, DiscoveryEvent, ZeroconfBrowser
+from wattfleet.tui.fleet.directory import AgentDirectory
+from wattfleet.tui.fleet.discovery import ZeroconfBrowser
+from wattfleet.tui.fleet.endpoints import AgentEndpoint, DiscoveryEvent
 from wattfleet.tui.fleet.inventory import load_inventory
 
 
@@ -109,7 +112,8 @@ async def _watch(directory: AgentDirectory, out: TextIO) -> int:
 def _event_line(event: DiscoveryEvent) -> str:
     e = event.endpoint
     sign = {"added": "+", "updated": "~", "removed": "-"}[event.kind]
-    return f"{sign} {event.kind:<7} {e.label:<24} {e.target:<22} {e.agent_version or '-':<10} {e.device_summary}"
+    api = "" if e.api_supported else f"  [API {e.api}: not supported by this wattfleet]"
+    return f"{sign} {event.kind:<7} {e.label:<24} {e.target:<22} {e.agent_version or '-':<10} {e.device_summary}{api}"
 
 
 async def _infos(
@@ -141,6 +145,8 @@ async def info_as_dict(
     """GetInfo on one agent as a JSON-ready dict, or {"error": "..."}; one failure never stops the rest."""
     from wattfleet.core.client import AgentClient
 
+    if not endpoint.api_supported:
+        return {"error": f"speaks API {endpoint.api!r}; this wattfleet speaks {API_NAME!r} (upgrade one of them)"}
     try:
         own_token, ca = endpoint_auth(endpoint, token, tls_ca, credentials)
         async with AgentClient(endpoint.target, token=own_token, tls_ca=ca) as client:
@@ -165,6 +171,8 @@ async def info_as_dict(
         "labels": dict(info.labels),
         "auth_required": info.auth_required,
         "tls": info.tls,
+        "api": info.api,
+        "tdp_w": info.tdp_w,
     }
 
 
@@ -181,6 +189,8 @@ def _as_json(endpoint: AgentEndpoint, info: dict[str, Any] | None) -> dict[str, 
         "auth_required": endpoint.auth_required,
         "tls": endpoint.tls,
         "labels": endpoint.label_map,
+        "api": endpoint.api,
+        "api_supported": endpoint.api_supported,
     }
     if info is not None:
         row["info"] = info
@@ -188,9 +198,10 @@ def _as_json(endpoint: AgentEndpoint, info: dict[str, Any] | None) -> dict[str, 
 
 
 def _print_table(found: Sequence[AgentEndpoint], out: TextIO) -> None:
-    header = ("HOST ID", "ADDRESS", "VERSION", "DEVICES", "AUTH", "TLS", "SOURCE")
+    header = ("HOST ID", "ADDRESS", "VERSION", "API", "DEVICES", "AUTH", "TLS", "SOURCE")
     rows = [
-        (e.label, e.target, e.agent_version or "-", e.device_summary or "-",
+        (e.label, e.target, e.agent_version or "-",
+         (e.api or "-") if e.api_supported else f"{e.api} (not supported)", e.device_summary or "-",
          "token" if e.auth_required else "none", "yes" if e.tls else "no", e.source)
         for e in found
     ]

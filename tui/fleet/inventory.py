@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from wattfleet.core.errors import ConfigError
-from wattfleet.tui.fleet.discovery import AgentEndpoint
+from wattfleet.tui.fleet.endpoints import AgentEndpoint
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -25,11 +25,13 @@ from typing import TextIO
 from wattfleet.core.cli import ArgumentParser
 from wattfleet.core.client import AgentClient, AgentError, read_token_file
 from wattfleet.core.errors import UsageError, WattfleetError
-from wattfleet.core.model import ENDED_STATES, Figure, Notice, PhaseChange, Progress, RunRecord, RunSpec
+from wattfleet.core.model import API_NAME, ENDED_STATES, Figure, Notice, PhaseChange, Progress, RunRecord, RunSpec
 from wattfleet.core.recordfile import Written, check_out_folder, write_record
 from wattfleet.tui.fleet.credentials import Credentials, load_credentials
+from wattfleet.tui.fleet.directory import AgentDirectory
 from wattfleet.tui.fleet.discover_cli import endpoint_auth
-from wattfleet.tui.fleet.discovery import AgentDirectory, AgentEndpoint, ZeroconfBrowser
+from wattfleet.tui.fleet.discovery import ZeroconfBrowser
+from wattfleet.tui.fleet.endpoints import AgentEndpoint
 from wattfleet.tui.fleet.inventory import load_inventory
 
 SUMMARY_FIGURES = ("tokens_per_s", "samples_per_s", "ttft_p99", "tpot_p50", "tokens_per_j")
@@ -140,6 +142,11 @@ async def run_on_host(
     """Start, follow and record one host's run. Never raises for the host's own failures."""
     result = HostResult(endpoint.target, host_id=endpoint.host_id)
     name = endpoint.label or endpoint.target
+    if not endpoint.api_supported:
+        result.state, result.error = "refused", (f"the agent speaks API {endpoint.api!r}, this wattfleet "
+                                                 f"{API_NAME!r}; upgrade one of them")
+        reporter.say(name, f"skipped: {result.error}")
+        return result
     try:
         own_token, ca = endpoint_auth(endpoint, token, tls_ca, credentials)
 
