@@ -27,6 +27,7 @@ from wattfleet.agent.workloads.scenarios import (
     Recorder,
     RunObserver,
     Window,
+    resolve_load,
     run_concurrency,
     run_offline,
     run_server,
@@ -80,19 +81,63 @@ def _run_scenario(runner: Any, load: LoadConfig, scenario: str, observer: RunObs
 def _fill(record: RunRecord, profile: Profile, load: LoadConfig, scenario: str, rec: Recorder,
           window: Window, sampler: Any) -> None:
     """Figures, validity and energy of one measured scenario run into `record`."""
+    load = resolve_load(load)
     requests = list(rec.requests)
     record.requests = requests
     record.window.update({"t0_ns": window.t0_ns, "t1_ns": window.t1_ns,
                           "duration_s": (window.t1_ns - window.t0_ns) / 1e9, "ended_by": window.ended_by})
-    record.figures = summarize(requests, window.t0_ns, window.t1_ns, profile.slo)
+    record.percentile_method = profile.figures.percentiles
+    record.figures = summarize(requests, window.t0_ns, window.t1_ns, profile.slo, profile.figures.percentiles)
     record.validity = validity(requests, window.t0_ns, window.t1_ns, scenario=scenario,
-                               min_duration_s=load.min_duration_s, min_queries=load.min_queries,
-                               slo=profile.slo)
-    if window.ended_by in ("cancelled", "failed"):  # a cap is judged by the minimums above
-        record.validity["reasons"].append(f"run ended by {window.ended_by}")
-        record.validity["valid"] = False
+                               min_duration_s=load.min_duration_s, min_queries=load.min_queries or 0,
+                               slo=profile.slo, target_percentile=load.target_latency_percentile)
+    _window_rules(record, window, load)
     if sampler is not None and window.t1_ns > window.t0_ns:  # a run cancelled before measuring has no window
         _add_energy(record, sampler, window)
+
+
+def _window_rules(record: RunRecord, window: Window, load: LoadConfig) -> None:
+    """What the window says about validity: how it ended, and what it lacks (e.g. no steady state)."""
+    v = record.validity
+    v["min_queries"], v["min_duration_s"] = load.min_queries, load.min_duration_s
+    if window.ended_by in ("cancelled", "failed"):  # a cap is judged by the minimums above
+        v["reasons"].append(f"run ended by {window.ended_by}")
+    if window.notes:
+        record.window["notes"] = list(window.notes)
+        v["reasons"].extend(window.notes)
+    v["valid"] = not v["reasons"]
+
+
+def _run_loadgen(runner: Any, profile: Profile, record: RunRecord, observer: RunObserver | None,
+                 cancel: threading.Event, sampler: Any, log_dir: Path) -> None:
+    """harness = "loadgen": MLPerf LoadGen issues the queries; its verdict stands beside ours."""
+    from wattfleet.agent.workloads.harness_loadgen import run_loadgen
+
+    rec = Recorder(profile.load, observer, cancel, f"MLPerf LoadGen {profile.load.scenario}")
+    ex = QueryExecutor(runner, profile.load, rec)
+    if profile.load.warmup_queries:
+        _phase(observer, "warmup", f"{profile.load.warmup_queries} queries")
+    window, block = run_loadgen(ex, profile.slo, log_dir, record.window["wall_anchor_unix_ns"],
+                                record.window["wall_anchor_mono_ns"])
+    if rec.error is not None:
+        raise rec.error
+    _fill(record, profile, profile.load, profile.load.scenario, rec, window, sampler)
+    record.window["source"] = block["window"]["source"]
+    record.loadgen = block
+    if block["result"] != "VALID":  # the run is valid only when LoadGen says so too
+        why = f": {block['invalid_reason']}" if block["invalid_reason"] else ""
+        record.validity["reasons"].append(f"MLPerf LoadGen says {block['result'] or 'nothing'}{why}")
+        record.validity["valid"] = False
+
+
+def _loadgen_dir(loadgen_dir: Path | None, cache_dir: Path | None, run_id: str) -> Path:
+    """Where LoadGen writes its logs: the folder given, else one per run under the cache."""
+    if loadgen_dir is not None:
+        return loadgen_dir
+    from wattfleet.agent.workloads.models import default_cache_dir
+
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+    return (cache_dir or default_cache_dir().parent) / "loadgen" / safe
 
 
 def _add_energy(record: RunRecord, sampler: Any, window: Window) -> None:
@@ -176,18 +221,25 @@ def _quality(runner: Any, profile: Profile, model_dirs: Sequence[Path], cache_di
 
 def run_profile(profile: Profile, *, model_dirs: Sequence[Path] = (), cache_dir: Path | None = None,
                 observer: RunObserver | None = None, cancel: threading.Event | None = None,
-                sampler: Any = None, run_id: str = "", profile_text: str = "") -> RunRecord:
+                sampler: Any = None, run_id: str = "", profile_text: str = "",
+                loadgen_dir: Path | None = None) -> RunRecord:
     """Run `profile` and return its record; an error becomes state "failed" with record.error set.
 
-    `sampler` is a started wattfleet.agent.telemetry.Sampler; its energy over the window is added."""
+    `sampler` is a started wattfleet.agent.telemetry.Sampler; its energy over the window is added.
+    `loadgen_dir` is where MLPerf LoadGen writes its logs (harness "loadgen"; default: under the cache)."""
     cancel = cancel or threading.Event()
     record = RunRecord(run_id=run_id or f"{profile.name}-{time.strftime('%Y%m%dT%H%M%S')}",
-                       profile=profile_to_dict(profile), profile_text=profile_text)
+                       profile=profile_to_dict(profile), profile_text=profile_text,
+                       percentile_method=profile.figures.percentiles)
     record.started_unix_ns = time.time_ns()
     record.window = {"wall_anchor_unix_ns": time.time_ns(), "wall_anchor_mono_ns": time.monotonic_ns()}
     _phase(observer, "preparing", f"opening {profile.model.builtin or profile.model.path}")
     runner = None
     try:
+        if profile.load.harness == "loadgen":  # before anything opens: one line if the extra is missing
+            from wattfleet.agent.workloads.harness_loadgen import require
+
+            require()
         from wattfleet.agent.workloads.runners import open_runner
 
         runner = open_runner(profile.model, profile.runtime, model_dirs=model_dirs, cache_dir=cache_dir)
@@ -195,6 +247,9 @@ def run_profile(profile: Profile, *, model_dirs: Sequence[Path] = (), cache_dir:
         record.cold_start = runner.cold_start.to_dict()
         if profile.load.scenario == "sweep":
             _sweep(runner, profile, record, observer, cancel, sampler)
+        elif profile.load.harness == "loadgen":
+            _run_loadgen(runner, profile, record, observer, cancel, sampler,
+                         _loadgen_dir(loadgen_dir, cache_dir, record.run_id))
         else:
             rec, window, offsets = _run_scenario(runner, profile.load, profile.load.scenario, observer, cancel)
             if rec.error is not None:

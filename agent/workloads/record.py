@@ -34,6 +34,8 @@ class RunRecord:
     sweep: list[RunRecord] = field(default_factory=list)  # one sub-record per swept value
     sweep_summary: list[dict[str, Any]] = field(default_factory=list)
     schedule_offsets_ns: list[int] = field(default_factory=list)  # server: the arrival schedule used
+    percentile_method: str = "loadgen"  # how figures' percentiles were taken (metrics.PERCENTILE_NOTES)
+    loadgen: dict[str, Any] | None = None  # harness "loadgen": MLPerf LoadGen's own result and log files
     labels: dict[str, str] = field(default_factory=dict)
     started_unix_ns: int = 0
     ended_unix_ns: int = 0
@@ -66,6 +68,8 @@ class RunRecord:
             "sweep_summary": self.sweep_summary,
             "sweep": [r.to_dict() for r in self.sweep],
             "schedule_offsets_ns": list(self.schedule_offsets_ns),
+            "percentile_method": self.percentile_method,
+            "loadgen": self.loadgen,
             "requests": [r.to_dict() for r in self.requests],
         }
 
@@ -95,6 +99,8 @@ class RunRecord:
             sweep=[cls.from_dict(s) for s in d.get("sweep", [])],
             sweep_summary=list(d.get("sweep_summary", [])),
             schedule_offsets_ns=[int(x) for x in d.get("schedule_offsets_ns", [])],
+            percentile_method=str(d.get("percentile_method", "nearest-rank")),  # records before the key
+            loadgen=d.get("loadgen"),
             labels=dict(d.get("labels", {})),
             started_unix_ns=int(d.get("started_unix_ns", 0)),
             ended_unix_ns=int(d.get("ended_unix_ns", 0)),

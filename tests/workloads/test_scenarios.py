@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +32,11 @@ def _profile(model: str, **load: object) -> Profile:
 
 
 def _rank(values: list[float], p: float) -> float:
-    """Brute force: the smallest value with at least p% of the values at or below it."""
+    """Brute force of LoadGen's sorted[floor(p/100*n)]: the smallest value with more than p% of the
+    values at or below it."""
+    share = Fraction(str(p)) / 100
     for v in sorted(values):
-        if sum(1 for x in values if x <= v) * 100 >= p * len(values) - 1e-9:
+        if sum(1 for x in values if x <= v) > share * len(values):
             return v
     raise AssertionError
 
