@@ -6,12 +6,14 @@ own per-query timings are recorded too. The run's window is LoadGen's own (its p
 and the record carries LoadGen's summary, its log files and `loadgen_logs.agreement()` beside ours.
 
 LoadGen has no way to stop a test early: a cancelled run completes the queries LoadGen still issues
-without running them, so LoadGen ends at its own duration and query limits.
+without running them, so LoadGen ends at its own duration and query limits. LoadGen keeps one logger per
+process, so one process runs one LoadGen test at a time; a second is refused, not queued.
 """
 
 from __future__ import annotations
 
 import array
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from wattfleet.agent.workloads.config import LoadConfig, SloConfig
-from wattfleet.agent.workloads.loadgen_logs import TraceSample, agreement, read_detail, read_trace, utc_ms_to_unix_ns
+from wattfleet.agent.workloads.loadgen_logs import (
+    TraceSample,
+    agreement,
+    read_detail,
+    read_trace,
+    reported_percentiles,
+    utc_ms_to_unix_ns,
+)
 from wattfleet.agent.workloads.scenarios import PROMPT_POOL, QueryExecutor, Window, _warmup
 from wattfleet.agent.workloads.validity import claimed_percentile
 from wattfleet.core.errors import WattfleetError
@@ -29,6 +38,7 @@ INSTALL_HINT = ("load.harness = \"loadgen\" needs MLPerf LoadGen, which is not i
 NO_TARGET_NS = 3_600_000_000_000  # latency target given to LoadGen when the profile sets no SLO: 1 h, no constraint
 _SCENARIOS = {"single-stream": "SingleStream", "server": "Server", "offline": "Offline"}
 _RESPONSE = array.array("B", bytes(8))  # LoadGen copies response data only for accuracy logs; a stub serves
+_ONE_AT_A_TIME = threading.Lock()
 _LOG_FILES = ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "mlperf_log_trace.json", "mlperf_log_accuracy.json")
 
 
@@ -162,14 +172,26 @@ def run_loadgen(ex: QueryExecutor, slo: SloConfig, log_dir: Path, anchor_unix_ns
     """Warm up, let LoadGen run the test, and return LoadGen's window (on our monotonic clock) and the
     record's "loadgen" block: LoadGen's verdict, percentiles, early stopping, log files, agreement."""
     lg = require()
-    rec, load = ex.recorder, ex.load
-    if ex.generative and load.output_tokens < 2:
+    if ex.generative and ex.load.output_tokens < 2:
         raise WattfleetError(f"load.output_tokens: LoadGen's token latencies need at least 2 output tokens, "
-                             f"got {load.output_tokens}")
+                             f"got {ex.load.output_tokens}")
+    if not _ONE_AT_A_TIME.acquire(blocking=False):
+        raise WattfleetError("another MLPerf LoadGen test is running in this process, and LoadGen runs one at a "
+                             "time; wait for it, or use load.harness = \"native\"")
+    try:
+        sut = _test(lg, ex, slo, log_dir)
+    finally:
+        _ONE_AT_A_TIME.release()
+    return _result(ex, sut, log_dir, anchor_unix_ns, anchor_mono_ns)
+
+
+def _test(lg: Any, ex: QueryExecutor, slo: SloConfig, log_dir: Path) -> _Sut:
+    """Warm-up, then one LoadGen test with our SUT; its logs land in log_dir."""
+    load = ex.load
     _warmup(ex)
     expected_latency_ns, expected_qps = _expectations(ex)
     settings = loadgen_settings(lg, load, slo, generative=ex.generative, expected_latency_ns=expected_latency_ns,
-                             expected_qps=expected_qps)
+                                expected_qps=expected_qps)
     log_dir.mkdir(parents=True, exist_ok=True)
     log = lg.LogSettings()
     log.log_output.outdir = str(log_dir)
@@ -179,13 +201,20 @@ def run_loadgen(ex: QueryExecutor, slo: SloConfig, log_dir: Path, anchor_unix_ns
     sut = _Sut(lg, ex, workers[load.scenario])
     lg_sut = lg.ConstructSUT(sut.issue, lambda: None)
     qsl = lg.ConstructQSL(PROMPT_POOL, PROMPT_POOL, lambda indices: None, lambda indices: None)
-    rec.begin()
+    ex.recorder.begin()
     try:
         lg.StartTestWithLogSettings(lg_sut, qsl, settings, log)
     finally:
         sut.pool.shutdown(wait=True)
         lg.DestroyQSL(qsl)
         lg.DestroySUT(lg_sut)
+    return sut
+
+
+def _result(ex: QueryExecutor, sut: _Sut, log_dir: Path, anchor_unix_ns: int,
+            anchor_mono_ns: int) -> tuple[Window, dict[str, Any]]:
+    """LoadGen's window on our clock, how it ended, and the record's "loadgen" block, from its logs."""
+    rec = ex.recorder
     detail = read_detail(log_dir / "mlperf_log_detail.txt")
     samples: list[TraceSample] = read_trace(log_dir / "mlperf_log_trace.json")
 
@@ -222,8 +251,6 @@ def _own(ex: QueryExecutor, request_ids: Sequence[int]) -> list[TraceSample]:
 def summary_block(detail: dict[str, Any], log_dir: Path, source: str, window: tuple[int, int],
                   ours: tuple[int, int]) -> dict[str, Any]:
     """What the record keeps of LoadGen's own result."""
-    from wattfleet.agent.workloads.loadgen_logs import reported_percentiles
-
     keys = ("early_stopping_result", "early_stopping_ttft_result", "early_stopping_tpot_result")
     return {
         "version": detail.get("loadgen_version", ""),

@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from wattfleet.agent.workloads.metrics import loadgen_index
-from wattfleet.agent.workloads.validity import max_overlatency, min_queries_for, server_early_stopping
+from wattfleet.agent.workloads.validity import (
+    early_stopping_estimate,
+    max_overlatency,
+    min_queries_for,
+    server_early_stopping,
+)
 
 LOADGEN_PERCENTILES = (50.0, 90.0, 95.0, 97.0, 99.0, 99.9)  # what results.cc reports
 # Our metric name -> the detail log's key for its percentile p (LoadGen formats p as "99.90").
@@ -118,12 +123,11 @@ def parse_early_stopping(text: str) -> dict[str, Any]:
 
 
 def _ours_single_stream(values: Sequence[int], percentile: float) -> dict[str, Any]:
-    n = len(values)
-    t = max_overlatency(n, percentile)
+    t = max_overlatency(len(values), percentile)
     if t < 1:
         return {"met": False, "queries_needed": min_queries_for(percentile)}
     return {"met": True, "queries_needed": min_queries_for(percentile), "discarded": t - 1,
-            "estimate_ns": sorted(values)[n - t]}
+            "estimate_ns": early_stopping_estimate(values, percentile)}
 
 
 def _ours_server(values: Sequence[int], bound_ns: int, percentile: float) -> dict[str, Any]:

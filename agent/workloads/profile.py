@@ -202,8 +202,8 @@ def _check_claim(p: Profile) -> None:
     src, ld = p.source, p.load
     scenario = inner_scenario(ld)
     target = ld.target_latency_percentile
-    if target is not None and target >= 100:
-        raise _err(src, "load.target_latency_percentile", f"expected 0 (no claim) or a percentile below 100, "
+    if target is not None and target > 99.99:
+        raise _err(src, "load.target_latency_percentile", f"expected 0 (no claim) or a percentile up to 99.99, "
                    f"got {target:g}")
     if target and scenario == "offline":
         raise _err(src, "load.target_latency_percentile", "offline measures throughput and claims no latency "

@@ -96,14 +96,16 @@ def resolve_load(load: LoadConfig) -> LoadConfig:
 
 
 def _server_span_ns(load: LoadConfig, rate_qps: float, min_queries: int) -> int:
-    """When the seeded schedule first spans min_duration_s and holds min_queries arrivals (no cap)."""
+    """When the seeded schedule first spans min_duration_s and holds min_queries arrivals (within
+    max_queries arrivals, the most it may hold)."""
     min_ns = int(load.min_duration_s * 1e9)
-    n = max(2, min_queries, math.ceil(load.min_duration_s * rate_qps) + 1)
+    n = min(load.max_queries, max(2, min_queries, math.ceil(load.min_duration_s * rate_qps) + 1))
     while True:
         offsets = arrival_offsets_ns(n, rate_qps, load.arrival, load.gamma_shape, load.seed)
-        if offsets[-1] >= min_ns:
-            return next(off for i, off in enumerate(offsets) if off >= min_ns and i + 1 >= min_queries)
-        n *= 2
+        if offsets[-1] >= min_ns or n >= load.max_queries:
+            return next((off for i, off in enumerate(offsets) if off >= min_ns and i + 1 >= min_queries),
+                        offsets[-1])
+        n = min(load.max_queries, n * 2)
 
 
 class Recorder:

@@ -9,7 +9,6 @@ import math
 from fractions import Fraction
 
 import numpy as np
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
