@@ -99,7 +99,8 @@ def _fill(record: RunRecord, profile: Profile, load: LoadConfig, scenario: str, 
 def _window_rules(record: RunRecord, window: Window, load: LoadConfig) -> None:
     """What the window says about validity: how it ended, and what it lacks (e.g. no steady state)."""
     v = record.validity
-    v["min_queries"], v["min_duration_s"] = load.min_queries, load.min_duration_s
+    # the limits the run had, defaults resolved (the record's profile leaves defaults out)
+    v.update(min_queries=load.min_queries, min_duration_s=load.min_duration_s, max_duration_s=load.max_duration_s)
     if window.ended_by in ("cancelled", "failed"):  # a cap is judged by the minimums above
         v["reasons"].append(f"run ended by {window.ended_by}")
     if window.notes:

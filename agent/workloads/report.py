@@ -47,7 +47,7 @@ def _figures(record: RunRecord, all_figures: bool) -> list[str]:
     lines = _table(rows)
     method = PERCENTILE_NOTES.get(record.percentile_method, record.percentile_method).removeprefix("percentile as ")
     other = "vllm" if record.percentile_method == "loadgen" else "loadgen"
-    lines.append(f"  percentiles as {method} (--percentiles {other}: "
+    lines.append(f"  percentiles as {method} (--percentiles {other} gives "
                  f"{PERCENTILE_NOTES[other].removeprefix('percentile as ')})")
     if any(f.get("low_confidence") for f in record.figures):
         lines.append("  * low confidence: too few samples for that percentile, or a short/gappy energy window")

@@ -193,7 +193,8 @@ def early_stopping(
         "discarded": max(t - 1, 0),
         "estimate_ms": estimate,
         "target_ms": bound,
-        "rule": "MLPerf LoadGen " + ("Server" if server and bound is not None else "SingleStream"),
+        "rule": "MLPerf LoadGen Server" if server and bound is not None else
+                "MLPerf LoadGen SingleStream" + (" estimate (no SLO bound for the Server rule)" if server else ""),
     }
     reasons: list[str] = []
     if server and bound is not None:
