@@ -139,7 +139,8 @@ def test_offline_batches_everything_from_t0(cache: Path, model: str) -> None:
         assert set(by_issue.values()) == {3}
     assert record.validity["early_stopping"] is None
     # every query waits from t0 (queueing); the CoV trtexec flags is over the service time alone
-    assert record.validity["service_time_cov"] < record.validity["latency_cov"]
+    service = [(r.done_ns - r.issued_ns) / 1e6 for r in meas]
+    assert math.isclose(record.validity["service_time_cov"], float(np.std(service) / np.mean(service)), rel_tol=1e-9)
 
 
 @pytest.mark.parametrize("model", ["decoder-tiny", "cnn-squeezenet"])
@@ -255,13 +256,13 @@ def test_concurrency_honours_max_queries_before_steady_state(cache: Path, slow: 
 def test_concurrency_honours_max_duration_while_every_client_waits(cache: Path, slow: None) -> None:
     # each query takes longer than the cap: the window ends at the cap, and no client issues again
     profile = _profile("decoder-tiny", scenario="concurrency", concurrency=3, min_queries=3, min_duration_s=5.0,
-                       max_duration_s=0.2, warmup_queries=0, output_tokens=2)
+                       max_duration_s=0.3, warmup_queries=0, output_tokens=2)
     record = run_profile(profile, cache_dir=cache)
     assert record.state == "completed", record.error
     meas = [r for r in record.requests if not r.warmup]
     assert record.window["ended_by"] == "max_duration_s"
     assert len(meas) == 3 and _in_flight_peak(meas) == 3  # the steady state was reached, then capped
-    assert record.window["duration_s"] <= 0.2
+    assert record.window["duration_s"] <= 0.3
     assert all(r.issued_ns <= record.window["t1_ns"] for r in meas)
     assert not record.validity["valid"] and "notes" not in record.window
 
