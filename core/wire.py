@@ -261,11 +261,13 @@ def figure_from_proto(msg: Any) -> Figure:
 
 def _window_to_proto(w: Window) -> Any:
     return Pb.Window(anchor_unix_ns=w.anchor_unix_ns, anchor_mono_ns=w.anchor_mono_ns, t0_ns=w.t0_ns,
-                     t1_ns=w.t1_ns, duration_s=w.duration_s, ended_by=w.ended_by)
+                     t1_ns=w.t1_ns, duration_s=w.duration_s, ended_by=w.ended_by, notes=list(w.notes),
+                     source=w.source)
 
 
 def _window_from_proto(msg: Any) -> Window:
-    return Window(msg.anchor_unix_ns, msg.anchor_mono_ns, msg.t0_ns, msg.t1_ns, msg.ended_by)
+    return Window(msg.anchor_unix_ns, msg.anchor_mono_ns, msg.t0_ns, msg.t1_ns, msg.ended_by, tuple(msg.notes),
+                  msg.source)
 
 
 def _validity_to_proto(v: Validity) -> Any:

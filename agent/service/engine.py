@@ -139,7 +139,9 @@ def prepare(spec: RunSpec, config: AgentConfig) -> Prepared:
         else:
             profile, text = load_profile_text(spec.profile_toml, source="RunSpec.profile_toml"), spec.profile_toml
         profile = apply_overrides(profile, overrides)
-        if profile.load.max_duration_s > config.max_run_s:  # the agent's cap wins; the record says so
+        from wattfleet.agent.workloads.scenarios import resolve_load
+
+        if (resolve_load(profile.load).max_duration_s or 0.0) > config.max_run_s:  # the agent's cap wins
             capped = {"load.max_duration_s": str(config.max_run_s)}
             if profile.load.min_duration_s > config.max_run_s:
                 capped["load.min_duration_s"] = str(config.max_run_s)

@@ -3,6 +3,7 @@
     wattfleet bench smoke
     wattfleet bench profiles/decoder-server-poisson.toml --set load.rate=8 --out run.json
     wattfleet bench --model decoder-tiny --scenario server --rate 20 --duration 5
+    wattfleet bench smoke --percentiles vllm
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
-from wattfleet.agent.workloads.config import SCENARIOS, ModelConfig, Profile
+from wattfleet.agent.workloads.config import PERCENTILE_METHODS, SCENARIOS, ModelConfig, Profile
 from wattfleet.agent.workloads.profile import apply_overrides, builtin_profiles, find_profile
 from wattfleet.agent.workloads.report import format_summary
 from wattfleet.agent.workloads.scenarios import Query
@@ -47,6 +48,7 @@ FLAG_KEYS: dict[str, str] = {
     "threads": "runtime.intra_op_threads",
     "sweep_values": "load.sweep.values",
     "reference": "quality.reference_provider",
+    "percentiles": "figures.percentiles",
 }
 
 
@@ -92,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle-s", type=float, default=0.0, metavar="SECONDS",
                    help="measure idle power this long before the run (reported beside, never subtracted)")
     p.add_argument("--all-figures", action="store_true", help="show every percentile in the summary")
+    p.add_argument("--percentiles", choices=PERCENTILE_METHODS,
+                   help="how percentiles are taken from the raw timings (figures.percentiles): loadgen = MLPerf "
+                        "LoadGen's sorted[floor(p/100*n)] (default), vllm = numpy's linear interpolation")
     return p
 
 

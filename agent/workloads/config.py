@@ -12,6 +12,8 @@ PROVIDERS = ("cpu", "cuda", "tensorrt", "tensorrt-native")
 PRECISIONS = ("fp32", "fp16", "int8")
 SCENARIOS = ("single-stream", "server", "offline", "concurrency", "sweep")
 ARRIVALS = ("poisson", "gamma")
+HARNESSES = ("native", "loadgen")  # who issues the queries: our scenario driver, or MLPerf LoadGen
+PERCENTILE_METHODS = ("loadgen", "vllm")  # metrics.PERCENTILE_NOTES says what each one is
 
 
 @dataclass(frozen=True)
@@ -57,11 +59,20 @@ class LoadConfig:
     seed: int = 0
     warmup_queries: int = 2
     min_duration_s: float = 1.0
-    min_queries: int = 8
-    max_duration_s: float = 60.0
+    # None = the fewest that can support the claimed percentile (validity.needed_queries: 64 for p90,
+    # 662 for p99, LoadGen's early-stopping minimum), or 8 for a run that claims none.
+    min_queries: int | None = None
+    # None = long enough for the claim: for server, the seeded schedule's span of min_queries arrivals
+    # (+10% and 1 s); otherwise max(60, 2 x min_duration_s). A cap stops the issuing of queries.
+    max_duration_s: float | None = None
     max_queries: int = 100_000
     sweep: SweepConfig = field(default_factory=SweepConfig)
     server_workers: int = 8  # server scenario: the bounded pool that issues scheduled requests
+    # The latency percentile the run claims through early stopping (as LoadGen's *_target_latency_percentile):
+    # None = the scenario's own (single-stream and concurrency p90, server p99, offline none); 0 = no claim.
+    target_latency_percentile: float | None = None
+    harness: str = "native"  # "loadgen": MLPerf LoadGen issues the queries (extra wattfleet[mlperf])
+    expected_qps: float = 0.0  # loadgen harness, offline: LoadGen's offline_expected_qps; 0 = from the warm-up
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,13 @@ class QualityConfig:
 
 
 @dataclass(frozen=True)
+class FiguresConfig:
+    """How figures are computed from the raw timings (which the record always keeps)."""
+
+    percentiles: str = "loadgen"  # "loadgen": sorted[floor(p/100*n)]; "vllm": numpy's linear interpolation
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str = ""
@@ -93,4 +111,5 @@ class Profile:
     load: LoadConfig = field(default_factory=LoadConfig)
     slo: SloConfig = field(default_factory=SloConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
+    figures: FiguresConfig = field(default_factory=FiguresConfig)
     source: str = ""  # the file it came from, for error messages

@@ -27,6 +27,7 @@ from wattfleet.agent.workloads.scenarios import (
     Recorder,
     RunObserver,
     Window,
+    resolve_load,
     run_concurrency,
     run_offline,
     run_server,
@@ -118,16 +119,50 @@ def _host_cpu(before: Any, meter: Any) -> HostCpu | None:
 
 
 def _fill(record: RunRecord, profile: Profile, load: LoadConfig, scenario: str, rec: Recorder,
-          window: Window, ctx: _Context) -> None:
+          window: Window, ctx: _Context, source: str = "") -> None:
     """Figures, validity and energy of one measured scenario run into `record` (the one record builder)."""
     queries = list(rec.requests)
     energy = None
     if ctx.sampler is not None and window.t1_ns > window.t0_ns:  # a run cancelled before measuring has none
         energy = ctx.sampler.energy(window.t0_ns, window.t1_ns)
     others = ctx.other_devices(window.t0_ns, window.t1_ns) if ctx.other_devices else ()
-    fill_measured(record, scenario=scenario, load=load, slo=profile.slo, queries=queries,
-                  window=ModelWindow(t0_ns=window.t0_ns, t1_ns=window.t1_ns, ended_by=window.ended_by),
-                  energy=energy, other_devices=others, host_cpu=_host_cpu(rec.cpu_before, ctx.cpu_meter))
+    fill_measured(record, scenario=scenario, load=resolve_load(load), slo=profile.slo, queries=queries,
+                  window=ModelWindow(t0_ns=window.t0_ns, t1_ns=window.t1_ns, ended_by=window.ended_by,
+                                     notes=window.notes, source=source),
+                  energy=energy, other_devices=others, host_cpu=_host_cpu(rec.cpu_before, ctx.cpu_meter),
+                  percentile_method=profile.figures.percentiles)
+
+
+def _run_loadgen(runner: Any, profile: Profile, record: RunRecord, observer: RunObserver | None,
+                 cancel: threading.Event, ctx: _Context, log_dir: Path) -> None:
+    """harness = "loadgen": MLPerf LoadGen issues the queries; its verdict stands beside ours."""
+    from wattfleet.agent.workloads.harness_loadgen import run_loadgen
+
+    rec = Recorder(profile.load, None, cancel, f"MLPerf LoadGen {profile.load.scenario}")
+    meter = ctx.cpu_meter
+    rec.observer = _Watch(observer, rec, meter) if observer is not None or meter is not None else None
+    ex = QueryExecutor(runner, profile.load, rec)
+    if profile.load.warmup_queries:
+        _phase(observer, "warmup", f"{profile.load.warmup_queries} queries")
+    window, block = run_loadgen(ex, profile.slo, log_dir, record.window.anchor_unix_ns,
+                                record.window.anchor_mono_ns)
+    if rec.error is not None:
+        raise rec.error
+    _fill(record, profile, profile.load, profile.load.scenario, rec, window, ctx, source=block["window"]["source"])
+    record.extras["loadgen"] = block
+    if block["result"] != "VALID":  # the run is valid only when LoadGen says so too
+        why = f": {block['invalid_reason']}" if block["invalid_reason"] else ""
+        record.validity = record.validity.invalid(f"MLPerf LoadGen says {block['result'] or 'nothing'}{why}")
+
+
+def _loadgen_dir(loadgen_dir: Path | None, cache_dir: Path | None, run_id: str) -> Path:
+    """Where LoadGen writes its logs: the folder given, else one per run under the cache."""
+    if loadgen_dir is not None:
+        return loadgen_dir
+    from wattfleet.agent.workloads.models import default_cache_dir
+
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+    return (cache_dir or default_cache_dir().parent) / "loadgen" / safe
 
 
 def _sweep(runner: Any, profile: Profile, record: RunRecord, observer: RunObserver | None,
@@ -209,13 +244,15 @@ def run_profile(profile: Profile, *, model_dirs: Sequence[Path] = (), cache_dir:
                 sampler: Any = None, run_id: str = "", profile_text: str = "", device: str = "",
                 host_id: str = "", labels: dict[str, str] | None = None, cpu_meter: Any = None,
                 other_devices: Callable[[int, int], Iterable[str]] | None = None,
-                on_environment: Callable[[RunRecord], None] | None = None) -> RunRecord:
+                on_environment: Callable[[RunRecord], None] | None = None,
+                loadgen_dir: Path | None = None) -> RunRecord:
     """Run `profile` and return its record; an error becomes state "failed" with record.error set.
 
     `sampler` is a started wattfleet.agent.telemetry.Sampler (energy over the window), `cpu_meter` a
     telemetry.cpu.CpuMeter (host CPU beside this process's share), `other_devices(t0, t1)` names the devices
     of other runs that overlapped the window (their shared domains are flagged). `on_environment` is called
-    once the runner is open and the record knows what runs where (the agent journals it)."""
+    once the runner is open and the record knows what runs where (the agent journals it). `loadgen_dir` is
+    where MLPerf LoadGen writes its logs (harness "loadgen"; default: under the cache)."""
     cancel = cancel or threading.Event()
     device = device or ("cpu" if profile.runtime.provider == "cpu" else f"gpu:{profile.runtime.device_id}")
     record = record_of(run_id or f"{profile.name}-{time.strftime('%Y%m%dT%H%M%S')}",
@@ -227,6 +264,10 @@ def run_profile(profile: Profile, *, model_dirs: Sequence[Path] = (), cache_dir:
     _phase(observer, "preparing", f"opening {profile.model.builtin or profile.model.path}")
     runner = None
     try:
+        if profile.load.harness == "loadgen":  # before anything opens: one line if the extra is missing
+            from wattfleet.agent.workloads.harness_loadgen import require
+
+            require()
         from wattfleet.agent.workloads.runners import open_runner
 
         runner = open_runner(profile.model, profile.runtime, model_dirs=model_dirs, cache_dir=cache_dir)
@@ -236,6 +277,9 @@ def run_profile(profile: Profile, *, model_dirs: Sequence[Path] = (), cache_dir:
             on_environment(record)
         if profile.load.scenario == "sweep":
             _sweep(runner, profile, record, observer, cancel, ctx)
+        elif profile.load.harness == "loadgen":
+            _run_loadgen(runner, profile, record, observer, cancel, ctx,
+                         _loadgen_dir(loadgen_dir, cache_dir, record.run_id))
         else:
             rec, window, offsets = _run_scenario(runner, profile.load, profile.load.scenario, observer, cancel,
                                                  ctx=ctx)

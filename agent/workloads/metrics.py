@@ -2,22 +2,24 @@
 
 `summarize()` turns raw per-request timestamps into figure dicts. It works on any subset of requests,
 so the agent can rebuild partial figures for a run that was cut short. Validity (minimum duration and
-count, LoadGen early stopping, latency CoV) is in `validity()`.
+count, LoadGen early stopping, service-time CoV) is in validity.py. Percentiles follow LoadGen's index by
+default, or numpy's linear interpolation as vLLM's `bench serve` reports them.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from fractions import Fraction
 from typing import Any
 
-from wattfleet.agent.workloads.config import SloConfig
+from wattfleet.agent.workloads.config import PERCENTILE_METHODS, SloConfig
 from wattfleet.core.model.query import Query
 
 PERCENTILES: tuple[float, ...] = (50.0, 90.0, 95.0, 97.0, 99.0, 99.9)
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
-COV_FLAG = 0.025  # trtexec flags a latency coefficient of variation above 2.5%
+COV_FLAG = 0.025  # trtexec flags a coefficient of variation above 2.5%
 
 MLPERF = "MLPerf LoadGen"
 VLLM = "vLLM"
@@ -28,17 +30,49 @@ Figure = dict[str, Any]
 
 # ---- percentiles -------------------------------------------------------------------------------
 
+PERCENTILE_NOTES: dict[str, str] = {
+    "loadgen": "percentile as MLPerf LoadGen: sorted[floor(p/100*n)]",
+    "vllm": "percentile as vLLM: numpy linear interpolation",
+}
 
-def nearest_rank(sorted_values: Sequence[float], p: float) -> float:
-    """Nearest-rank percentile of already sorted values: sorted[ceil(p/100*n) - 1] (MLPerf's rule)."""
+
+def loadgen_index(n: int, p: float) -> int:
+    """The 0-based index LoadGen's results.cc reads for percentile p of n sorted values: floor(p/100 * n).
+
+    Computed exactly (p as the decimal it is written as), so 90.0 of 10 is index 9, not 8 from a float
+    product of 8.999...; for LoadGen's own six percentiles this is the index its double product gives."""
+    if n <= 0:
+        raise ValueError("a percentile of no values")
+    if not 0.0 <= p < 100.0:
+        raise ValueError(f"percentile must be in [0, 100), got {p}")
+    return math.floor(Fraction(repr(p)) * n / 100)
+
+
+def linear_percentile(sorted_values: Sequence[float], p: float) -> float:
+    """numpy.percentile's default ("linear") on already sorted values, in numpy's own arithmetic:
+    the value at virtual index (n-1)*p/100, interpolated between its two neighbours."""
     n = len(sorted_values)
     if n == 0:
-        raise ValueError("nearest_rank of an empty sequence")
-    if not 0.0 < p <= 100.0:
-        raise ValueError(f"percentile must be in (0, 100], got {p}")
-    # Round p/100*n before ceil so 0.9*10 (8.999...) stays rank 9, as the exact formula means.
-    rank = math.ceil(round(p / 100.0 * n, 9))
-    return sorted_values[max(rank, 1) - 1]
+        raise ValueError("a percentile of no values")
+    if not 0.0 <= p <= 100.0:
+        raise ValueError(f"percentile must be in [0, 100], got {p}")
+    virtual = (n - 1) * (p / 100.0)
+    if virtual >= n - 1:
+        return float(sorted_values[-1])
+    below = math.floor(virtual)
+    a, b = float(sorted_values[below]), float(sorted_values[below + 1])
+    gamma = virtual - below
+    diff = b - a
+    return b - diff * (1.0 - gamma) if gamma >= 0.5 else a + diff * gamma
+
+
+def percentile(sorted_values: Sequence[float], p: float, method: str = "loadgen") -> float:
+    """Percentile p of already sorted values by `method` ("loadgen" or "vllm", see PERCENTILE_NOTES)."""
+    if method == "loadgen":
+        return float(sorted_values[loadgen_index(len(sorted_values), p)])
+    if method == "vllm":
+        return linear_percentile(sorted_values, p)
+    raise ValueError(f"unknown percentile method {method!r}; expected one of {', '.join(PERCENTILE_METHODS)}")
 
 
 def percentile_label(p: float) -> str:
@@ -162,7 +196,7 @@ def figure(
     }
 
 
-def _distribution(metric: str, values: Sequence[float]) -> list[Figure]:
+def _distribution(metric: str, values: Sequence[float], method: str) -> list[Figure]:
     if not values:
         return []
     s = sorted(values)
@@ -173,7 +207,8 @@ def _distribution(metric: str, values: Sequence[float]) -> list[Figure]:
         # A percentile needs at least 100/(100-p) samples to be resolved at all.
         needed = math.ceil(round(100.0 / (100.0 - p), 9))
         name = f"{metric}_{percentile_label(p)}"
-        figs.append(figure(name, nearest_rank(s, p), "ms", definition, low_confidence=n < needed))
+        figs.append(figure(name, percentile(s, p, method), "ms", f"{definition}; {PERCENTILE_NOTES[method]}",
+                           low_confidence=n < needed))
     return figs
 
 
@@ -182,10 +217,18 @@ def in_window(t_ns: int, t0_ns: int, t1_ns: int) -> bool:
 
 
 def summarize(
-    requests: Iterable[Query], t0_ns: int, t1_ns: int, slo: SloConfig | None = None
+    requests: Iterable[Query],
+    t0_ns: int,
+    t1_ns: int,
+    slo: SloConfig | None = None,
+    method: str = "loadgen",
 ) -> list[Figure]:
     """Figures of a run from raw timings: latency distributions over every measured request given,
-    throughput (tokens, requests, samples, goodput) over what completed inside [t0_ns, t1_ns]."""
+    throughput (tokens, requests, samples, goodput) over what completed inside [t0_ns, t1_ns].
+
+    `method` picks the percentile definition ("loadgen" or "vllm"); the raw timings stay the source."""
+    if method not in PERCENTILE_METHODS:
+        raise ValueError(f"unknown percentile method {method!r}; expected one of {', '.join(PERCENTILE_METHODS)}")
     slo = slo or SloConfig()
     rs = measured(requests)
     if not rs:
@@ -196,9 +239,9 @@ def summarize(
     figs: list[Figure] = []
     metrics = ("ttft", "ttft_send", "tpot", "ntpot", "itl", "e2el") if generative else ()
     for metric in metrics:
-        figs.extend(_distribution(metric, values[metric]))
+        figs.extend(_distribution(metric, values[metric], method))
     if not generative:
-        figs.extend(_distribution("latency", values["e2el"]))
+        figs.extend(_distribution("latency", values["e2el"], method))
     done = [r for r in rs if in_window(r.done_ns, t0_ns, t1_ns)]
     if generative:
         tokens = sum(1 for r in rs for t in r.token_ns if in_window(t, t0_ns, t1_ns))

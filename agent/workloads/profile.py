@@ -7,6 +7,7 @@ Every error names the file, the dotted key and what was expected, e.g.
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import types
 import typing
@@ -17,9 +18,12 @@ from typing import Any
 
 from wattfleet.agent.workloads.config import (
     ARRIVALS,
+    HARNESSES,
+    PERCENTILE_METHODS,
     PRECISIONS,
     PROVIDERS,
     SCENARIOS,
+    FiguresConfig,
     LoadConfig,
     ModelConfig,
     Profile,
@@ -28,6 +32,7 @@ from wattfleet.agent.workloads.config import (
     SloConfig,
     SweepConfig,
 )
+from wattfleet.agent.workloads.validity import claimed_percentile, inner_scenario, needed_queries
 from wattfleet.core.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -44,6 +49,7 @@ _TABLES: dict[str, type] = {
     "load.sweep": SweepConfig,
     "slo": SloConfig,
     "quality": QualityConfig,
+    "figures": FiguresConfig,
 }
 _CHOICES: dict[str, tuple[str, ...]] = {
     "runtime.provider": PROVIDERS,
@@ -53,7 +59,11 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "load.sweep.over": ("rate", "concurrency"),
     "quality.reference_provider": ("", *PROVIDERS),
     "quality.reference_precision": PRECISIONS,
+    "load.harness": HARNESSES,
+    "figures.percentiles": PERCENTILE_METHODS,
 }
+# Keys whose default is None, so a profile's dict form may lack them (overrides may still set them).
+_OPTIONAL_KEYS = ("load.min_queries", "load.max_duration_s", "load.target_latency_percentile")
 # key -> (lowest allowed, whether the bound itself is allowed)
 _BOUNDS: dict[str, tuple[float, bool]] = {
     "runtime.device_id": (0, True),
@@ -71,6 +81,8 @@ _BOUNDS: dict[str, tuple[float, bool]] = {
     "load.max_duration_s": (0, False),
     "load.max_queries": (1, True),
     "load.server_workers": (1, True),
+    "load.target_latency_percentile": (0, True),
+    "load.expected_qps": (0, True),
     "slo.ttft_ms": (0, False),
     "slo.tpot_ms": (0, False),
     "slo.e2el_ms": (0, False),
@@ -171,15 +183,76 @@ def _cross_check(p: Profile) -> None:
     if bool(p.model.builtin) == bool(p.model.path):
         raise _err(src, "model", "expected exactly one of model.builtin or model.path")
     ld = p.load
-    if ld.max_duration_s < ld.min_duration_s:
+    if ld.max_duration_s is not None and ld.max_duration_s < ld.min_duration_s:
         raise _err(src, "load.max_duration_s", f"expected >= load.min_duration_s ({ld.min_duration_s:g})")
-    if ld.max_queries < ld.min_queries:
+    if ld.min_queries is not None and ld.max_queries < ld.min_queries:
         raise _err(src, "load.max_queries", f"expected >= load.min_queries ({ld.min_queries})")
     if ld.scenario == "sweep":
         if not ld.sweep.values:
             raise _err(src, "load.sweep.values", "expected a non-empty list for the sweep scenario")
         if ld.sweep.over == "concurrency" and any(v != int(v) for v in ld.sweep.values):
             raise _err(src, "load.sweep.values", "expected whole numbers when sweeping over concurrency")
+    _check_claim(p)
+    _check_harness(p)
+
+
+def _check_claim(p: Profile) -> None:
+    """Refuse, before anything runs, a profile whose query counts cannot support the percentile it claims
+    (LoadGen's early-stopping minimum: 64 queries for p90, 662 for p99)."""
+    src, ld = p.source, p.load
+    scenario = inner_scenario(ld)
+    target = ld.target_latency_percentile
+    if target is not None and target > 99.99:
+        raise _err(src, "load.target_latency_percentile", f"expected 0 (no claim) or a percentile up to 99.99, "
+                   f"got {target:g}")
+    if target and scenario == "offline":
+        raise _err(src, "load.target_latency_percentile", "offline measures throughput and claims no latency "
+                   "percentile; leave the key out")
+    claim = claimed_percentile(scenario, target)
+    if claim is None:
+        return
+    need = needed_queries(ld)
+    what = f"a p{claim:g} claim ({scenario}) needs at least {need} queries (MLPerf LoadGen early stopping)"
+    hint = "leave it out for that default, or set load.target_latency_percentile = 0 to claim none"
+    if ld.min_queries is not None and ld.min_queries < need:
+        raise _err(src, "load.min_queries", f"{ld.min_queries} is too few: {what}; {hint}")
+    if ld.max_queries < need:
+        raise _err(src, "load.max_queries", f"{ld.max_queries} cannot reach them: {what}")
+    if scenario == "server" and ld.max_duration_s is not None:  # None: derived to fit (scenarios.resolve_load)
+        _check_server_schedule(p, ld.min_queries or need, claim)
+
+
+def _check_server_schedule(p: Profile, count: int, claim: float) -> None:
+    """The seeded arrival schedule must hold `count` arrivals within max_duration_s, at every rate it runs."""
+    from wattfleet.agent.workloads.scenarios import arrival_offsets_ns  # numpy: agent side only
+
+    ld = p.load
+    max_s = ld.max_duration_s or 0.0
+    rates = ld.sweep.values if ld.scenario == "sweep" else (ld.rate_qps,)
+    max_ns = max_s * 1e9
+    for rate in sorted(rates):
+        offsets = arrival_offsets_ns(count, rate, ld.arrival, ld.gamma_shape, ld.seed)
+        if offsets[-1] > max_ns:
+            held = sum(1 for o in offsets if o <= max_ns)
+            raise _err(p.source, "load.max_duration_s",
+                       f"{max_s:g} s holds {held} of the {count} arrivals a p{claim:g} claim needs at "
+                       f"{rate:g} queries/s (seed {ld.seed}); raise it to at least {math.ceil(offsets[-1] / 1e9)} s, "
+                       "or lower load.target_latency_percentile")
+
+
+def _check_harness(p: Profile) -> None:
+    """What MLPerf LoadGen can issue: its own scenarios, Poisson arrivals, one sample per query."""
+    ld = p.load
+    if ld.harness != "loadgen":
+        return
+    if ld.scenario not in ("single-stream", "server", "offline"):
+        raise _err(p.source, "load.harness", f"'loadgen' runs LoadGen's scenarios (single-stream, server, offline), "
+                   f"not {ld.scenario}; use harness = \"native\" for it")
+    if ld.scenario == "server" and ld.arrival != "poisson":
+        raise _err(p.source, "load.arrival", "LoadGen's server scenario issues Poisson arrivals only")
+    if ld.scenario != "offline" and ld.batch_size != 1:
+        raise _err(p.source, "load.batch_size", f"LoadGen issues one sample per query in {ld.scenario}; "
+                   "expected 1")
 
 
 def load_profile_text(text: str, source: str = "<profile>") -> Profile:
@@ -224,11 +297,11 @@ def load_profile(path: str | Path) -> Profile:
 def profile_to_dict(profile: Profile) -> dict[str, Any]:
     """The profile as TOML-shaped data (field names, no `source`); profile_from_dict() reads it back."""
     out: dict[str, Any] = {"name": profile.name, "description": profile.description}
-    for key in ("model", "runtime", "load", "slo", "quality"):
+    for key in ("model", "runtime", "load", "slo", "quality", "figures"):
         table = dataclasses.asdict(getattr(profile, key))
         if key == "load":
             table["sweep"]["values"] = list(table["sweep"]["values"])
-        if key == "slo":
+        if key in ("slo", "load"):  # None = left to its default (see config.py); TOML has no null
             table = {k: v for k, v in table.items() if v is not None}
         out[key] = table
     return out
@@ -278,7 +351,7 @@ def apply_overrides(profile: Profile, overrides: Mapping[str, str]) -> Profile:
                 raise ConfigError(f"override {raw_key}={text}: unknown key {raw_key!r}")
             node = node[part]
         leaf = parts[-1]
-        allow_new = parts[:-1] in (["model", "dims"], ["slo"])
+        allow_new = parts[:-1] in (["model", "dims"], ["slo"]) or key in _OPTIONAL_KEYS
         if leaf not in node and not allow_new:
             raise ConfigError(f"override {raw_key}={text}: unknown key {raw_key!r}")
         current = node.get(leaf, 0.0)

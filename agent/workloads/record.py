@@ -93,21 +93,29 @@ def energy_figures(energy: Sequence[DomainEnergy], window: Window, queries: Sequ
 def fill_measured(record: RunRecord, *, scenario: str, load: LoadConfig, slo: SloConfig | None,
                   queries: list[Query], window: Window, energy: Mapping[str, EnergyLike] | None = None,
                   other_devices: Iterable[str] = (), host_cpu: HostCpu | None = None,
-                  rebuilt_note: str = "") -> None:
-    """Figures, validity and energy of one measured window into `record`.
+                  percentile_method: str = "loadgen", rebuilt_note: str = "") -> None:
+    """Figures, validity and energy of one measured window into `record`. `load` has its defaults resolved
+    (scenarios.resolve_load).
 
     `rebuilt_note` marks a record rebuilt after a crash: every figure and the validity are then flagged
     low confidence and the note says why.
     """
     record.queries = queries
     record.window = Window(record.window.anchor_unix_ns, record.window.anchor_mono_ns, window.t0_ns, window.t1_ns,
-                           window.ended_by)
+                           window.ended_by, window.notes, window.source)
     record.host_cpu = host_cpu
-    figures = [Figure.from_dict(f) for f in summarize(queries, window.t0_ns, window.t1_ns, slo)]
-    v = Validity.from_dict(validity(queries, window.t0_ns, window.t1_ns, scenario=scenario,
-                                    min_duration_s=load.min_duration_s, min_queries=load.min_queries, slo=slo))
+    figures = [Figure.from_dict(f)
+               for f in summarize(queries, window.t0_ns, window.t1_ns, slo, percentile_method)]
+    block = validity(queries, window.t0_ns, window.t1_ns, scenario=scenario, min_duration_s=load.min_duration_s,
+                     min_queries=load.min_queries or 0, slo=slo, target_percentile=load.target_latency_percentile)
+    # the limits the run had, defaults resolved (the record's profile leaves defaults out)
+    block.update(min_queries=load.min_queries, min_duration_s=load.min_duration_s,
+                 max_duration_s=load.max_duration_s, percentile_method=percentile_method)
+    v = Validity.from_dict(block)
     if window.ended_by in ENDED_EARLY:  # a cap is judged by the minimums; an early end never is valid
         v = v.invalid(f"run ended by {window.ended_by}")
+    for note in window.notes:  # what the window lacks, e.g. "steady state not reached"
+        v = v.invalid(note)
     if host_cpu is not None and host_cpu.contended:
         v = Validity(**{**v.__dict__, "low_confidence": True})
     record.energy = []

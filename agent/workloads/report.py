@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from wattfleet.agent.workloads.metrics import PERCENTILE_NOTES
 from wattfleet.core.model import RunRecord
 
 SHORT_PERCENTILES = ("_mean", "_p50", "_p90", "_p99")
@@ -35,15 +36,22 @@ def _table(rows: list[tuple[str, ...]]) -> list[str]:
 def _figures(record: RunRecord, all_figures: bool) -> list[str]:
     rows: list[tuple[str, ...]] = [("figure", "value", "unit", "domain", "definition")]
     head = record.headline_domain
+    method_key = record.validity.percentile_method
+    note = "; " + PERCENTILE_NOTES.get(method_key, "")
     for f in record.figures:
         if not _shown(f.name, all_figures):
             continue
         name = f.name + (" *" if f.low_confidence else "")
         domain = (f"{f.domain} (headline)" if f.domain == head else f.domain) if f.domain else "-"
-        rows.append((name, _value(f.value), f.unit, domain, f.definition))
+        definition = f.definition.removesuffix(note)  # said once, below the table
+        rows.append((name, _value(f.value), f.unit, domain, definition))
     if len(rows) == 1:
         return ["  (no figures)"]
     lines = _table(rows)
+    method = PERCENTILE_NOTES.get(method_key, method_key).removeprefix("percentile as ")
+    other = "vllm" if method_key == "loadgen" else "loadgen"
+    lines.append(f"  percentiles as {method} (--percentiles {other} gives "
+                 f"{PERCENTILE_NOTES[other].removeprefix('percentile as ')})")
     if any(f.low_confidence for f in record.figures):
         lines.append("  * low confidence: too few samples for that percentile, or a short/gappy energy window")
     if head:
@@ -83,7 +91,7 @@ def _environment(record: RunRecord) -> list[str]:
     w = record.window
     if w.measured:
         lines.append(f"window    {w.duration_s:.3f} s, {record.validity.queries} queries, "
-                     f"ended by {w.ended_by or 'sweep'}")
+                     f"ended by {w.ended_by or 'sweep'}" + (f" ({w.source})" if w.source else ""))
     h = record.host_cpu
     if h is not None and h.host_util_pct is not None:
         flag = "  CONTENDED: other processes used the host" if h.contended else ""
@@ -102,11 +110,16 @@ def _validity(record: RunRecord) -> list[str]:
     es = v.early_stopping
     if es is not None and es.estimate_ms is not None:
         lines.append(f"  early stopping: p{es.percentile:g} {es.metric} <= {es.estimate_ms:.3f} ms at "
-                     f"{es.confidence:.0%} confidence ({es.queries} queries, MLPerf LoadGen)")
-    cov = v.service_time_cov if v.service_time_cov is not None else v.details.get("latency_cov")
-    if cov is not None:
-        flag = "  FLAGGED (> 2.5%, trtexec's threshold)" if v.cov_flag else ""
-        lines.append(f"  service time CoV {cov:.2%}{flag}")
+                     f"{es.confidence:.0%} confidence ({es.queries} queries, "
+                     f"{es.details.get('rule', 'MLPerf LoadGen')})")
+    elif v.queries and es is None and "saturation_rule" not in v.details:
+        lines.append("  no latency percentile claimed (offline, or load.target_latency_percentile = 0)")
+    flag = "  FLAGGED (> 2.5%, trtexec's threshold)" if v.cov_flag else ""
+    if v.service_time_cov is not None:
+        lines.append(f"  service-time CoV {v.service_time_cov:.2%}{flag} (done - issued; "
+                     f"latency CoV {v.details.get('latency_cov', 0.0):.2%})")
+    elif "latency_cov" in v.details:  # records from before service-time CoV
+        lines.append(f"  latency CoV {v.details['latency_cov']:.2%}{flag}")
     if "saturation_rule" in v.details:
         lines.append(f"  sweep: {v.details['saturation_rule']}; figures above are from {v.details.get('peak')}")
     return lines
@@ -131,10 +144,37 @@ def _quality(record: RunRecord) -> list[str]:
     return [f"quality   vs {ref.get('provider', '?')} {ref.get('precision', '')}: {q.get('detail', '')}{flag}"]
 
 
+def _loadgen(record: RunRecord) -> list[str]:
+    """MLPerf LoadGen's own verdict beside ours (harness "loadgen"), and whether our statistics agree."""
+    lg = record.extras.get("loadgen")
+    if not lg:
+        return []
+
+    def yes(key: str) -> str:
+        return "yes" if lg.get(key) else "NO"
+
+    lines = [f"mlperf    LoadGen {lg.get('version', '?')} {lg.get('scenario', '?')}: {lg.get('result') or '?'}  "
+             f"(min duration {yes('min_duration_met')}, min queries {yes('min_queries_met')}, "
+             f"early stopping {yes('early_stopping_met')})"]
+    if lg.get("invalid_reason"):
+        lines.append(f"  why: {lg['invalid_reason']}")
+    for key, text in lg.get("early_stopping", {}).items():
+        lines.append(f"  {key.removeprefix('early_stopping_').removesuffix('_result') or 'early stopping'}: {text}")
+    agree = lg.get("agreement") or {}
+    rows = agree.get("percentiles", [])
+    if rows:
+        same = sum(1 for r in rows if r["same"])
+        verdict = "the same early-stopping verdict" if agree.get("all_same") else "a DIFFERENT result somewhere"
+        lines.append(f"  our statistics on LoadGen's latencies: {same} of {len(rows)} percentiles pick the same "
+                     f"sample; {verdict}")
+    lines.append(f"  logs: {lg.get('log_dir', '?')} ({', '.join(lg.get('files', []))})")
+    return lines
+
+
 def format_summary(record: RunRecord, *, all_figures: bool = False) -> str:
     lines = _environment(record)
     if record.error:
         lines.append(f"error     {record.error}")
     lines += ["figures", *_figures(record, all_figures)]
-    lines += _sweep(record) + _validity(record) + _quality(record)
+    lines += _sweep(record) + _validity(record) + _loadgen(record) + _quality(record)
     return "\n".join(lines) + "\n"

@@ -40,6 +40,8 @@ class Window:
     t0_ns: int = 0
     t1_ns: int = 0
     ended_by: str = ""  # "limits met", "max_duration_s", "max_queries", "cancelled", "failed", "interrupted"
+    notes: tuple[str, ...] = ()  # what makes the window less than asked, e.g. "steady state not reached"
+    source: str = ""  # who set it, when not our own scenario (e.g. "MLPerf LoadGen")
 
     @property
     def duration_s(self) -> float:
@@ -62,17 +64,20 @@ class Window:
             "t1_ns": self.t1_ns - base if self.t1_ns else None,
             "duration_s": self.duration_s,
             "ended_by": self.ended_by,
+            "notes": list(self.notes),
+            "source": self.source,
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], schema: int = SCHEMA_VERSION) -> Window:
+        notes, source = tuple(str(n) for n in d.get("notes") or ()), str(d.get("source", "") or "")
         if schema < 2:
             return cls(_int(d.get("wall_anchor_unix_ns")), _int(d.get("wall_anchor_mono_ns")),
-                       _int(d.get("t0_ns")), _int(d.get("t1_ns")), str(d.get("ended_by", "")))
+                       _int(d.get("t0_ns")), _int(d.get("t1_ns")), str(d.get("ended_by", "")), notes, source)
         base = _int(d.get("anchor_mono_ns"))
         t0, t1 = d.get("t0_ns"), d.get("t1_ns")
         return cls(_int(d.get("anchor_unix_ns")), base, 0 if t0 is None else int(t0) + base,
-                   0 if t1 is None else int(t1) + base, str(d.get("ended_by", "")))
+                   0 if t1 is None else int(t1) + base, str(d.get("ended_by", "")), notes, source)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAgent]:
     (profiles / "site-smoke.toml").write_text(
         'name = "site-smoke"\ndescription = "this site\'s own check"\n[model]\nbuiltin = "decoder-tiny"\n'
         "[load]\nprompt_tokens = 4\noutput_tokens = 3\nmin_duration_s = 0.1\nmin_queries = 3\nwarmup_queries = 0\n"
+        "target_latency_percentile = 0\n"  # 3 queries support no percentile claim
     )
     (profiles / "broken.toml").write_text("this is not toml = = =")
     a = start_agent(

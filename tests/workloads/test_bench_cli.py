@@ -106,7 +106,8 @@ def test_model_file_path(tmp_path: Path, cache: Path) -> None:
     model.parent.mkdir()
     model.write_bytes(builtin_model_path("decoder-tiny", cache).read_bytes())
     proc = _bench("--model", str(model), "--duration", "0.05", "--queries", "3", "--output-tokens", "3",
-                  "--prompt-tokens", "4", "--no-energy", "--json", cwd=tmp_path)
+                  "--prompt-tokens", "4", "--set", "load.target_latency_percentile=0", "--no-energy", "--json",
+                  cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["profile"]["name"] == "bench-mine" and data["profile"]["model"]["path"] == str(model)
@@ -139,7 +140,8 @@ def test_profile_file_finds_its_model_beside_it(tmp_path: Path, cache: Path) -> 
     folder.mkdir()
     (folder / "tiny.onnx").write_bytes(builtin_model_path("decoder-tiny", cache).read_bytes())
     (folder / "local.toml").write_text('name = "local"\n[model]\npath = "tiny.onnx"\n[load]\n'
-                                       "min_duration_s = 0.05\nmin_queries = 2\noutput_tokens = 2\n")
+                                       "min_duration_s = 0.05\nmin_queries = 2\noutput_tokens = 2\n"
+                                       "target_latency_percentile = 0\n")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     proc = _bench(str(folder / "local.toml"), "--no-energy", "--json", "--out", "r.json", cwd=elsewhere)

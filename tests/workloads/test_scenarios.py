@@ -6,15 +6,19 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import threading
+import time
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from wattfleet.agent.workloads.config import LoadConfig, ModelConfig, Profile, RuntimeConfig, SloConfig, SweepConfig
 from wattfleet.agent.workloads.driver import run_profile
-from wattfleet.agent.workloads.scenarios import arrival_offsets_ns, server_schedule
-from wattfleet.core.model import RunRecord
+from wattfleet.agent.workloads.scenarios import Recorder, arrival_offsets_ns, server_schedule
+from wattfleet.core.model import Query, RunRecord
 
 SHORT = LoadConfig(prompt_tokens=6, output_tokens=5, warmup_queries=1, min_duration_s=0.12, min_queries=6,
                    max_duration_s=10.0, seed=5)
@@ -31,9 +35,11 @@ def _profile(model: str, **load: object) -> Profile:
 
 
 def _rank(values: list[float], p: float) -> float:
-    """Brute force: the smallest value with at least p% of the values at or below it."""
+    """Brute force of LoadGen's sorted[floor(p/100*n)]: the smallest value with more than p% of the
+    values at or below it."""
+    share = Fraction(str(p)) / 100
     for v in sorted(values):
-        if sum(1 for x in values if x <= v) * 100 >= p * len(values) - 1e-9:
+        if sum(1 for x in values if x <= v) > share * len(values):
             return v
     raise AssertionError
 
@@ -55,7 +61,9 @@ def check_record(record: RunRecord, profile: Profile) -> None:
     meas = [r for r in record.queries if not r.warmup]
     assert len(warm) == ld.warmup_queries * (ld.batch_size if record.environment["kind"] == "generative" else 1)
     assert len({r.query_id for r in record.queries}) == len(record.queries)
-    assert record.validity.queries == len(meas) >= ld.min_queries
+    assert record.validity.queries == len(meas) >= (ld.min_queries or 0)
+    if record.window.ended_by == "limits met":  # judged on the window the scenario reports, never less
+        assert record.window.duration_s >= ld.min_duration_s, record.window
     assert all(r.scheduled_ns <= r.issued_ns <= r.done_ns for r in meas)
     assert record.environment["provider_used"] == "CPUExecutionProvider"
     assert set(record.cold_start) in ({"model_load_s", "session_build_s", "first_inference_s"}, set())
@@ -129,6 +137,9 @@ def test_offline_batches_everything_from_t0(cache: Path, model: str) -> None:
             by_issue[r.issued_ns] = by_issue.get(r.issued_ns, 0) + 1
         assert set(by_issue.values()) == {3}
     assert record.validity.early_stopping is None
+    # every query waits from t0 (queueing); the CoV trtexec flags is over the service time alone
+    service = [(r.done_ns - r.issued_ns) / 1e6 for r in meas]
+    assert math.isclose(record.validity.service_time_cov, float(np.std(service) / np.mean(service)), rel_tol=1e-9)
 
 
 @pytest.mark.parametrize("model", ["decoder-tiny", "cnn-squeezenet"])
@@ -195,3 +206,73 @@ def test_arrival_schedule_rate_and_burstiness(arrival: str, shape: float) -> Non
     assert abs(len(gaps) / (offsets[-1] / 1e9) / 25.0 - 1) < 0.05  # achieved rate within 5%
     cov = float(np.std(gaps) / np.mean(gaps))
     assert abs(cov - 1 / math.sqrt(shape)) < 0.1 / math.sqrt(shape)
+
+
+class _SlowRunner:
+    """The real tiny decoder with an artificial delay before each query: a slow model, quickly."""
+
+    def __init__(self, runner: Any, delay_s: float) -> None:
+        self.runner, self.delay_s, self.kind = runner, delay_s, runner.kind
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.runner, name)
+
+    def generate(self, prompts: Any, max_new_tokens: int, on_token: Any = None) -> Any:
+        time.sleep(self.delay_s)
+        return self.runner.generate(prompts, max_new_tokens, on_token)
+
+
+@pytest.fixture
+def slow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_profile opens the real runner, wrapped so each query takes 0.4 s more."""
+    from wattfleet.agent.workloads import runners
+
+    real = runners.open_runner
+    monkeypatch.setattr(runners, "open_runner", lambda *a, **kw: _SlowRunner(real(*a, **kw), 0.4))
+
+
+def _in_flight_peak(meas: list[Any]) -> int:
+    level = peak = 0
+    for _, step in sorted([(r.issued_ns, 1) for r in meas] + [(r.done_ns, -1) for r in meas]):
+        level += step
+        peak = max(peak, level)
+    return peak
+
+
+def test_concurrency_honours_max_queries_before_steady_state(cache: Path, slow: None) -> None:
+    # 8 clients but a cap of 4 queries: 8 are never in flight, and the cap still holds
+    profile = _profile("decoder-tiny", scenario="concurrency", concurrency=8, max_queries=4, min_queries=4,
+                       min_duration_s=5.0, warmup_queries=0, output_tokens=2)
+    record = run_profile(profile, cache_dir=cache)
+    assert record.state == "completed", record.error
+    meas = [r for r in record.queries if not r.warmup]
+    assert len(meas) == 4 and _in_flight_peak(meas) == 4
+    assert record.window.ended_by == "max_queries"
+    assert list(record.window.notes) == ["steady state not reached: 8 queries were never in flight at once"]
+    assert not record.validity.valid and any("steady state not reached" in r for r in record.validity.reasons)
+
+
+def test_concurrency_honours_max_duration_while_every_client_waits(cache: Path, slow: None) -> None:
+    # each query takes longer than the cap: the window ends at the cap, and no client issues again
+    profile = _profile("decoder-tiny", scenario="concurrency", concurrency=3, min_queries=3, min_duration_s=5.0,
+                       max_duration_s=0.3, warmup_queries=0, output_tokens=2)
+    record = run_profile(profile, cache_dir=cache)
+    assert record.state == "completed", record.error
+    meas = [r for r in record.queries if not r.warmup]
+    assert record.window.ended_by == "max_duration_s"
+    assert len(meas) == 3 and _in_flight_peak(meas) == 3  # the steady state was reached, then capped
+    assert record.window.duration_s <= 0.3
+    assert all(r.issued_ns <= record.window.t1_ns for r in meas)
+    assert not record.validity.valid and not record.window.notes
+
+
+def test_limits_met_is_judged_on_the_window_not_the_clock() -> None:
+    load = LoadConfig(min_duration_s=1.0, min_queries=2, max_duration_s=100.0)
+    rec = Recorder(load, None, threading.Event())
+    now = time.monotonic_ns()
+    rec.begin(now - 3_000_000_000)
+    rec.start_ns = now - 2_000_000_000  # the window started 2 s ago ...
+    rec.add([Query(i, rec.start_ns, rec.start_ns, rec.start_ns + 500_000_000) for i in range(3)])
+    assert rec.stop_reason() == ""  # ... but its last completion is 0.5 s in: not yet 1 s of window
+    rec.add([Query(3, rec.start_ns, rec.start_ns, rec.start_ns + 1_000_000_000)])
+    assert rec.stop_reason() == "limits met"

@@ -354,20 +354,24 @@ class Figure(_message.Message):
     def __init__(self, name: _Optional[str] = ..., value: _Optional[float] = ..., unit: _Optional[str] = ..., domain: _Optional[str] = ..., definition: _Optional[str] = ..., low_confidence: _Optional[bool] = ...) -> None: ...
 
 class Window(_message.Message):
-    __slots__ = ("anchor_unix_ns", "anchor_mono_ns", "t0_ns", "t1_ns", "duration_s", "ended_by")
+    __slots__ = ("anchor_unix_ns", "anchor_mono_ns", "t0_ns", "t1_ns", "duration_s", "ended_by", "notes", "source")
     ANCHOR_UNIX_NS_FIELD_NUMBER: _ClassVar[int]
     ANCHOR_MONO_NS_FIELD_NUMBER: _ClassVar[int]
     T0_NS_FIELD_NUMBER: _ClassVar[int]
     T1_NS_FIELD_NUMBER: _ClassVar[int]
     DURATION_S_FIELD_NUMBER: _ClassVar[int]
     ENDED_BY_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     anchor_unix_ns: int
     anchor_mono_ns: int
     t0_ns: int
     t1_ns: int
     duration_s: float
     ended_by: str
-    def __init__(self, anchor_unix_ns: _Optional[int] = ..., anchor_mono_ns: _Optional[int] = ..., t0_ns: _Optional[int] = ..., t1_ns: _Optional[int] = ..., duration_s: _Optional[float] = ..., ended_by: _Optional[str] = ...) -> None: ...
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    source: str
+    def __init__(self, anchor_unix_ns: _Optional[int] = ..., anchor_mono_ns: _Optional[int] = ..., t0_ns: _Optional[int] = ..., t1_ns: _Optional[int] = ..., duration_s: _Optional[float] = ..., ended_by: _Optional[str] = ..., notes: _Optional[_Iterable[str]] = ..., source: _Optional[str] = ...) -> None: ...
 
 class EarlyStopping(_message.Message):
     __slots__ = ("metric", "percentile", "confidence", "queries", "max_overlatency", "estimate_ms", "target_ms", "overlatency", "met", "min_queries")
