@@ -77,3 +77,15 @@ def test_an_unavailable_reference_provider_is_refused_before_measuring(folder: P
     assert record.state == "failed" and record.requests == [] and "\n" not in record.error
     assert record.error.startswith("quality.reference_provider 'cuda'")
     assert "choose" in record.error
+
+
+def test_without_a_reference_provider_the_reference_follows_the_runs_fallback(folder: Path) -> None:
+    if probe_provider("CUDAExecutionProvider").works:
+        pytest.skip("CUDA works on this host: nothing falls back")
+    profile = Profile(name="q", model=ModelConfig(path="q8.onnx"), load=LOAD,
+                      runtime=RuntimeConfig(provider="cuda", fallback=True, intra_op_threads=1),
+                      quality=QualityConfig(reference_model="fp32.onnx"))
+    record = run_profile(profile, model_dirs=[folder])
+    assert record.state == "completed", record.error
+    assert record.environment["fell_back"] is True and record.quality is not None
+    assert record.quality["reference"]["provider"] == "CPUExecutionProvider"

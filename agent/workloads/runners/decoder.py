@@ -202,9 +202,9 @@ class DecodeLoop:
             out = self._generate_bound(ids, steps, on_token, stops)
         else:
             out = self._generate_plain(ids, steps, on_token, stops)
-        if stops is None:
-            return out.tolist()
-        return [out[b, :n].tolist() for b, n in enumerate(stops.lengths.tolist())]
+        tokens: list[list[int]] = (out.tolist() if stops is None
+                                   else [out[b, :n].tolist() for b, n in enumerate(stops.lengths.tolist())])
+        return tokens
 
     def _generate_plain(self, ids: np.ndarray, steps: int, on_token: OnToken | None,
                         stops: _Stops | None) -> np.ndarray:

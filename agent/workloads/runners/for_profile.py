@@ -50,11 +50,12 @@ def reference_model(profile: Profile) -> ModelConfig:
 
 
 def reference_runtime(profile: Profile) -> RuntimeConfig:
-    """quality.reference_provider (else the profile's provider) at quality.reference_precision."""
-    q = profile.quality
-    return RuntimeConfig(provider=q.reference_provider or profile.runtime.provider, precision=q.reference_precision,
-                         device_id=profile.runtime.device_id, intra_op_threads=profile.runtime.intra_op_threads,
-                         cache_dir=profile.runtime.cache_dir)
+    """quality.reference_provider at quality.reference_precision; without a reference provider, the
+    profile's own provider and its fallback setting (the reference then runs where the run ran)."""
+    q, runtime = profile.quality, profile.runtime
+    return RuntimeConfig(provider=q.reference_provider or runtime.provider, precision=q.reference_precision,
+                         fallback=runtime.fallback and not q.reference_provider, device_id=runtime.device_id,
+                         intra_op_threads=runtime.intra_op_threads, cache_dir=runtime.cache_dir)
 
 
 def check_reference(profile: Profile, model_dirs: Sequence[Path]) -> None:
@@ -67,9 +68,10 @@ def check_reference(profile: Profile, model_dirs: Sequence[Path]) -> None:
             find_model_file(model.path, model_dirs, key="quality.reference_model")
     if not wants_reference(profile):
         return
-    provider = reference_runtime(profile).provider
+    runtime = reference_runtime(profile)
+    provider = runtime.provider
     key = "quality.reference_provider" if q.reference_provider else "runtime.provider (the reference's)"
-    if provider == "cpu":
+    if provider == "cpu" or runtime.fallback:
         return
     if provider == "tensorrt-native":
         from wattfleet.agent.workloads.runners.trt_native import import_tensorrt
