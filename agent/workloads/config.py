@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 
 PROVIDERS = ("cpu", "cuda", "tensorrt", "tensorrt-native")
 PRECISIONS = ("fp32", "fp16", "int8")
+# "" = detect from the graph; "decoder" = KV cache (optimum convention); "decoder-no-cache" = the whole
+# sequence fed every step (full recompute); "fixed" = one inference on generated inputs.
+MODEL_KINDS = ("", "decoder", "decoder-no-cache", "fixed")
 SCENARIOS = ("single-stream", "server", "offline", "concurrency", "sweep")
 ARRIVALS = ("poisson", "gamma")
 HARNESSES = ("native", "loadgen")  # who issues the queries: our scenario driver, or MLPerf LoadGen
@@ -23,7 +26,10 @@ class ModelConfig:
     builtin: str = ""  # e.g. "decoder-tiny", "encoder-bert-tiny", "cnn-squeezenet"
     path: str = ""  # relative to a model directory, or absolute inside one
     dims: dict[str, int] = field(default_factory=dict)  # symbolic dimension bindings
-    max_context: int = 0  # decoders: context length; 0 = from the model's metadata, else 2048
+    # Context length; 0 = from the export's config.json beside the model (n_positions,
+    # max_position_embeddings, ...), else the ONNX metadata, else 2048.
+    max_context: int = 0
+    kind: str = ""  # one of MODEL_KINDS; "" = detect
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,9 @@ class LoadConfig:
     max_duration_s: float | None = None
     max_queries: int = 100_000
     sweep: SweepConfig = field(default_factory=SweepConfig)
-    server_workers: int = 8  # server scenario: the bounded pool that issues scheduled requests
+    # Server scenario: the bounded pool that issues scheduled requests; 0 = what the host's cores can
+    # serve (runners.host.server_workers says the rule, and the record says the number and why).
+    server_workers: int = 0
     # The latency percentile the run claims through early stopping (as LoadGen's *_target_latency_percentile):
     # None = the scenario's own (single-stream and concurrency p90, server p99, offline none); 0 = no claim.
     target_latency_percentile: float | None = None
@@ -88,7 +96,10 @@ class SloConfig:
 class QualityConfig:
     """A reference configuration to compare answers with (e.g. CPU fp32)."""
 
-    reference_provider: str = ""  # "" = no comparison
+    reference_provider: str = ""  # "" = runtime.provider when reference_model is set, else no comparison
+    # A second model file to compare with (e.g. the fp32 original of a quantised copy): a built-in name
+    # or a path inside the model directories, the same rules as model.path; "" = the same model.
+    reference_model: str = ""
     reference_precision: str = "fp32"
     # A run whose answers stray further than this from the reference is flagged in the summary.
     min_token_agreement: float = 0.9  # decoders: share of generated tokens equal to the reference's
@@ -113,3 +124,6 @@ class Profile:
     quality: QualityConfig = field(default_factory=QualityConfig)
     figures: FiguresConfig = field(default_factory=FiguresConfig)
     source: str = ""  # the file it came from, for error messages
+    # The dotted keys the user wrote (file, overrides, flags), as opposed to defaults: decoder flags on a
+    # fixed-shape model are refused only when given. Not part of equality.
+    given: frozenset[str] = field(default=frozenset(), compare=False, repr=False)

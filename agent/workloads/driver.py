@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wattfleet.agent.workloads.config import LoadConfig, Profile, RuntimeConfig
+from wattfleet.agent.workloads.config import LoadConfig, Profile
 from wattfleet.agent.workloads.profile import profile_to_dict
 from wattfleet.agent.workloads.record import fill_measured, record_of
 from wattfleet.agent.workloads.scenarios import (
@@ -225,16 +225,19 @@ def _sweep(runner: Any, profile: Profile, record: RunRecord, observer: RunObserv
 
 
 def _quality(runner: Any, profile: Profile, model_dirs: Sequence[Path], cache_dir: Path | None) -> dict[str, Any]:
+    """Answers against quality.reference_model and/or quality.reference_provider (checked before the run
+    by runners.for_profile.check_reference), with the profile's thresholds."""
     from wattfleet.agent.workloads.quality import compare_with_reference
     from wattfleet.agent.workloads.runners import open_runner
+    from wattfleet.agent.workloads.runners.for_profile import reference_model, reference_runtime
 
     q = profile.quality
-    ref_runtime = RuntimeConfig(provider=q.reference_provider, precision=q.reference_precision,
-                                intra_op_threads=profile.runtime.intra_op_threads)
-    reference = open_runner(profile.model, ref_runtime, model_dirs=model_dirs, cache_dir=cache_dir)
+    reference = open_runner(reference_model(profile), reference_runtime(profile), model_dirs=model_dirs,
+                            cache_dir=cache_dir)
     try:
         return dict(compare_with_reference(runner, reference, max_new_tokens=min(16, profile.load.output_tokens),
-                                           seed=profile.load.seed))
+                                           seed=profile.load.seed, min_token_agreement=q.min_token_agreement,
+                                           min_cosine=q.min_cosine))
     finally:
         reference.close()
 
@@ -268,9 +271,10 @@ def run_profile(profile: Profile, *, model_dirs: Sequence[Path] = (), cache_dir:
             from wattfleet.agent.workloads.harness_loadgen import require
 
             require()
-        from wattfleet.agent.workloads.runners import open_runner
+        from wattfleet.agent.workloads.runners.for_profile import open_profile, wants_reference
 
-        runner = open_runner(profile.model, profile.runtime, model_dirs=model_dirs, cache_dir=cache_dir)
+        opened = open_profile(profile, model_dirs=model_dirs, cache_dir=cache_dir)
+        runner, profile = opened.runner, opened.profile
         record.environment = _environment(runner)
         record.cold_start = runner.cold_start.to_dict()
         if on_environment is not None:
@@ -287,8 +291,10 @@ def run_profile(profile: Profile, *, model_dirs: Sequence[Path] = (), cache_dir:
                 raise rec.error
             record.schedule_offsets_ns = offsets
             _fill(record, profile, profile.load, profile.load.scenario, rec, window, ctx)
-        if profile.quality.reference_provider and not cancel.is_set():
-            _phase(observer, "measuring", f"comparing answers with {profile.quality.reference_provider}")
+        if wants_reference(profile) and not cancel.is_set():
+            _phase(observer, "measuring", "comparing answers with "
+                   f"{profile.quality.reference_model or profile.model.builtin or profile.model.path} on "
+                   f"{profile.quality.reference_provider or profile.runtime.provider}")
             record.quality = _quality(runner, profile, model_dirs, cache_dir)
         record.state = "cancelled" if cancel.is_set() else "completed"
     except WattfleetError as exc:

@@ -19,6 +19,7 @@ from typing import Any
 from wattfleet.agent.workloads.config import (
     ARRIVALS,
     HARNESSES,
+    MODEL_KINDS,
     PERCENTILE_METHODS,
     PRECISIONS,
     PROVIDERS,
@@ -52,6 +53,7 @@ _TABLES: dict[str, type] = {
     "figures": FiguresConfig,
 }
 _CHOICES: dict[str, tuple[str, ...]] = {
+    "model.kind": MODEL_KINDS,
     "runtime.provider": PROVIDERS,
     "runtime.precision": PRECISIONS,
     "load.scenario": SCENARIOS,
@@ -80,7 +82,7 @@ _BOUNDS: dict[str, tuple[float, bool]] = {
     "load.min_queries": (0, True),
     "load.max_duration_s": (0, False),
     "load.max_queries": (1, True),
-    "load.server_workers": (1, True),
+    "load.server_workers": (0, True),
     "load.target_latency_percentile": (0, True),
     "load.expected_qps": (0, True),
     "slo.ttft_ms": (0, False),
@@ -152,7 +154,8 @@ def _check_value(source: str, key: str, written: str, value: Any, raw: Any) -> N
                 raise _err(source, f"{written}[{i}]", f"expected a number > 0, got {v!r}")
 
 
-def _build(source: str, prefix: str, cls: type, table: Any) -> Any:
+def _build(source: str, prefix: str, cls: type, table: Any, given: set[str]) -> Any:
+    """The dataclass `cls` from one TOML table; every key written is added to `given`."""
     if not isinstance(table, dict):
         raise _err(source, prefix, f"expected a table, got {table!r}")
     hints = typing.get_type_hints(cls)
@@ -169,12 +172,15 @@ def _build(source: str, prefix: str, cls: type, table: Any) -> Any:
             raise _err(source, written, f"unknown key; expected one of {', '.join(valid)}")
         if name in kwargs:
             raise _err(source, written, "given twice (under its alias and its name)")
+        given.add(field_key)
         if field_key in _TABLES:
-            kwargs[name] = _build(source, field_key, _TABLES[field_key], value)
+            kwargs[name] = _build(source, field_key, _TABLES[field_key], value, given)
             continue
         converted = _convert(source, written, hints[name], value)
         _check_value(source, field_key, written, converted, value)
         kwargs[name] = converted
+        if isinstance(converted, dict):
+            given.update(f"{field_key}.{k}" for k in converted)
     return cls(**kwargs)
 
 
@@ -273,12 +279,13 @@ def profile_from_dict(data: Mapping[str, Any], source: str = "<profile>") -> Pro
     if not isinstance(description, str):
         raise _err(source, "description", f"expected a string, got {description!r}")
     kwargs: dict[str, Any] = {}
+    given: set[str] = set()
     for key, value in data.items():
         if key not in _TABLES or "." in key:
             raise _err(source, key, f"unknown key; expected name, description or one of the tables "
                        f"[{'], ['.join(k for k in _TABLES if '.' not in k)}]")
-        kwargs[key] = _build(source, key, _TABLES[key], value)
-    profile = Profile(name=name, description=description, source=source, **kwargs)
+        kwargs[key] = _build(source, key, _TABLES[key], value, given)
+    profile = Profile(name=name, description=description, source=source, given=frozenset(given), **kwargs)
     _cross_check(profile)
     return profile
 
@@ -337,7 +344,8 @@ def apply_overrides(profile: Profile, overrides: Mapping[str, str]) -> Profile:
     """A new profile with dotted keys replaced, e.g. {"load.rate": "4", "model.dims.seq": "128"}.
 
     Values are strings (from a command line or RunSpec.overrides) read as the type of the field they
-    replace; the result is validated like a file. Errors name the override."""
+    replace; the result is validated like a file. Errors name the override. The keys given are the
+    profile's own plus the overridden ones."""
     if not overrides:
         return profile
     data = profile_to_dict(profile)
@@ -361,7 +369,8 @@ def apply_overrides(profile: Profile, overrides: Mapping[str, str]) -> Profile:
         node[leaf] = _parse_override(text, current)
         if leaf in ("builtin", "path") and parts[0] == "model":
             node["path" if leaf == "builtin" else "builtin"] = ""
-    return profile_from_dict(data, source=source)
+    given = profile.given | {ALIASES.get(k, k) for k in overrides}
+    return dataclasses.replace(profile_from_dict(data, source=source), given=frozenset(given))
 
 
 def builtin_profiles() -> list[Profile]:

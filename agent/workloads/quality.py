@@ -1,7 +1,9 @@
 """Quality beside speed: how far a configuration's answers are from a reference configuration's.
 
-Decoders: greedy tokens compared position by position, and prompt logits compared as tensors. Fixed
-models: every output on identical inputs. A configuration below the thresholds is flagged.
+The reference is another provider or precision, or another model file (quality.reference_model: the fp32
+original of a quantised copy). Decoders: greedy tokens compared position by position on given prompts,
+and prompt logits compared as tensors. Fixed models: every output on identical inputs. A configuration
+below the thresholds is flagged.
 """
 
 from __future__ import annotations
@@ -33,11 +35,13 @@ def tensor_agreement(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> dict[s
 
 def token_agreement(tokens: Sequence[Sequence[int]], reference: Sequence[Sequence[int]]) -> tuple[float, list[int]]:
     """Share of positions where the tokens equal the reference's, and each sample's first divergence
-    (-1 when a sample agrees throughout)."""
+    (-1 when a sample agrees throughout). Outputs may differ in length (one stopped at EOS earlier):
+    positions only one of them has count as disagreeing."""
     matches = total = 0
     first: list[int] = []
     for ours, theirs in zip(tokens, reference, strict=True):
-        same = [a == b for a, b in zip(ours, theirs, strict=True)]
+        same = [a == b for a, b in zip(ours, theirs, strict=False)]
+        same += [False] * abs(len(ours) - len(theirs))
         matches += sum(same)
         total += len(same)
         first.append(same.index(False) if False in same else -1)
@@ -51,9 +55,14 @@ def _describe(runner: Any) -> dict[str, Any]:
 
 
 def compare_with_reference(runner: Any, reference_runner: Any, *, prompts: Sequence[Sequence[int]] | None = None,
-                           n_samples: int = 4, max_new_tokens: int = 16, seed: int = 0,
+                           n_samples: int = 4, max_new_tokens: int | Sequence[int] = 16, seed: int = 0,
+                           eos_token_id: int | Sequence[int] | None = None,
                            min_token_agreement: float = _DEFAULTS.min_token_agreement,
                            min_cosine: float = _DEFAULTS.min_cosine) -> dict[str, Any]:
+    """Run both runners on the same inputs and say how far apart their answers are.
+
+    Decoders take explicit `prompts` (token ids, e.g. a workload's real items) with one limit for all or
+    one per prompt, and stop at `eos_token_id` when given; without prompts, n_samples seeded ones."""
     if runner.kind != reference_runner.kind:
         raise UsageError(f"cannot compare a {runner.kind} runner with a {reference_runner.kind} reference; "
                          "the reference must run the same model")
@@ -63,16 +72,18 @@ def compare_with_reference(runner: Any, reference_runner: Any, *, prompts: Seque
         if runner.vocab_size != reference_runner.vocab_size:
             raise UsageError(f"vocabularies differ ({runner.vocab_size} against {reference_runner.vocab_size}); "
                              "the reference must run the same model")
+        longest = max_new_tokens if isinstance(max_new_tokens, int) else max(max_new_tokens)
         if prompts is None:
-            length = max(1, min(16, reference_runner.max_context - max_new_tokens))
+            length = max(1, min(16, min(runner.max_context, reference_runner.max_context) - longest))
             prompts = reference_runner.make_prompts(n_samples, length, seed)
-        ours = runner.generate(prompts, max_new_tokens)
-        theirs = reference_runner.generate(prompts, max_new_tokens)
+        ours = runner.generate(prompts, max_new_tokens, eos_token_id=eos_token_id)
+        theirs = reference_runner.generate(prompts, max_new_tokens, eos_token_id=eos_token_id)
         agreement, first = token_agreement(ours, theirs)
         result["token_agreement"] = agreement
         result.update(tensor_agreement([runner.prefill_logits(prompts)], [reference_runner.prefill_logits(prompts)]))
         flagged = agreement < min_token_agreement or result["cosine"] < min_cosine
-        result["detail"] = (f"{agreement:.1%} of {len(prompts)}x{max_new_tokens} greedy tokens equal the "
+        positions = sum(max(len(a), len(b)) for a, b in zip(ours, theirs, strict=True))
+        result["detail"] = (f"{agreement:.1%} of {positions} greedy tokens over {len(prompts)} prompts equal the "
                             f"reference's (first divergence per sample: {first}); prompt logits cosine "
                             f"{result['cosine']:.6f}, max |diff| {result['max_abs_diff']:.3g}")
     else:

@@ -446,7 +446,12 @@ def run_server(ex: QueryExecutor) -> tuple[Window, list[int]]:
     t0 = rec.begin(time.monotonic_ns() + 1_000_000)  # 1 ms for the pool to start
     max_ns = int(rec.max_duration_s * 1e9)
     issued_sched: list[int] = []
-    with ThreadPoolExecutor(max_workers=ld.server_workers, thread_name_prefix="wattfleet-server") as pool:
+    workers = ld.server_workers
+    if not workers:  # 0 = auto; run_profile has chosen already (and recorded why), direct callers get the same rule
+        from wattfleet.agent.workloads.runners.plan import server_workers
+
+        workers = server_workers(0, ex.runner.runtime)[0]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wattfleet-server") as pool:
         for off in offsets:
             if off > max_ns:
                 break

@@ -217,18 +217,18 @@ class _SlowRunner:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.runner, name)
 
-    def generate(self, prompts: Any, max_new_tokens: int, on_token: Any = None) -> Any:
+    def generate(self, prompts: Any, max_new_tokens: Any, on_token: Any = None, **kwargs: Any) -> Any:
         time.sleep(self.delay_s)
-        return self.runner.generate(prompts, max_new_tokens, on_token)
+        return self.runner.generate(prompts, max_new_tokens, on_token, **kwargs)
 
 
 @pytest.fixture
 def slow(monkeypatch: pytest.MonkeyPatch) -> None:
     """run_profile opens the real runner, wrapped so each query takes 0.4 s more."""
-    from wattfleet.agent.workloads import runners
+    from wattfleet.agent.workloads.runners import for_profile
 
-    real = runners.open_runner
-    monkeypatch.setattr(runners, "open_runner", lambda *a, **kw: _SlowRunner(real(*a, **kw), 0.4))
+    real = for_profile.open_runner
+    monkeypatch.setattr(for_profile, "open_runner", lambda *a, **kw: _SlowRunner(real(*a, **kw), 0.4))
 
 
 def _in_flight_peak(meas: list[Any]) -> int:

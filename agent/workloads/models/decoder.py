@@ -4,6 +4,8 @@ Inputs: `input_ids` [batch, seq] int64, `attention_mask` [batch, past+seq] int64
 [batch, seq] int64, and `past_key_values.{i}.key|value` [batch, kv_heads, past, head_dim]. Outputs:
 `logits` [batch, seq, vocab] and `present.{i}.key|value` [batch, kv_heads, past+seq, head_dim].
 Attention may use fewer KV heads than query heads (grouped-query attention). Weights are seeded.
+With `kv_cache=False` the graph has no past/present tensors (as `optimum-cli export onnx --task
+text-generation` writes it): a caller feeds the whole sequence every step.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class DecoderSpec:
     dtype: str = "fp32"  # "fp32" or "fp16"
     position_ids: bool = True  # False: positions are derived from the past length inside the graph
     seed: int = 0
+    kv_cache: bool = True  # False: no past_key_values inputs and no present outputs
 
     def __post_init__(self) -> None:
         if self.hidden % self.heads:
@@ -46,7 +49,10 @@ class DecoderSpec:
         return self.hidden // self.heads
 
     def params(self) -> dict[str, Any]:
-        return {"kind": "decoder", **asdict(self)}
+        params = {"kind": "decoder", **asdict(self)}
+        if self.kv_cache:  # the cache keys of models made before the flag existed stay the same
+            del params["kv_cache"]
+        return params
 
     def n_params(self) -> int:
         h, f, hd = self.hidden, self.ffn, self.head_dim
@@ -127,23 +133,26 @@ def build_decoder(spec: DecoderSpec, path: Path) -> None:
     inputs = [
         helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch_size", "sequence_length"]),
         helper.make_tensor_value_info("attention_mask", TensorProto.INT64,
-                                      ["batch_size", "total_sequence_length"]),
+                                      ["batch_size", "total_sequence_length" if spec.kv_cache else "sequence_length"]),
     ]
     if spec.position_ids:
         inputs.append(helper.make_tensor_value_info("position_ids", TensorProto.INT64,
                                                     ["batch_size", "sequence_length"]))
     outputs = [helper.make_tensor_value_info("logits", onnx_dtype,
                                              ["batch_size", "sequence_length", spec.vocab])]
-    for i in range(spec.layers):
+    for i in range(spec.layers if spec.kv_cache else 0):
         for kind in ("key", "value"):
             inputs.append(helper.make_tensor_value_info(
                 f"past_key_values.{i}.{kind}", onnx_dtype, ["batch_size", kv, "past_sequence_length", hd]))
             outputs.append(helper.make_tensor_value_info(
                 f"present.{i}.{kind}", onnx_dtype, ["batch_size", kv, "total_sequence_length", hd]))
 
-    # Lengths: past from the first KV input, total = past + seq.
+    # Lengths: past from the first KV input (0 without a cache), total = past + seq.
     zero, one, two = g.i64("c0", [0]), g.i64("c1", [1]), g.i64("c2", [2])
-    past_len = g.op("Slice", [g.op("Shape", ["past_key_values.0.key"]), two, g.i64("c3", [3])])
+    if spec.kv_cache:
+        past_len = g.op("Slice", [g.op("Shape", ["past_key_values.0.key"]), two, g.i64("c3", [3])])
+    else:
+        past_len = zero
     seq_len = g.op("Slice", [g.op("Shape", ["input_ids"]), one, two])
     total_len = g.op("Add", [past_len, seq_len])
     scalar = g.i64("scalar_shape", [])
@@ -181,8 +190,11 @@ def build_decoder(spec: DecoderSpec, path: Path) -> None:
         q = _heads(g, _linear(g, a, f"{p}.attn.q", h, h, 1.0 / math.sqrt(h)), spec.heads, hd)
         k = _heads(g, _linear(g, a, f"{p}.attn.k", h, kv * hd, 1.0 / math.sqrt(h)), kv, hd)
         v = _heads(g, _linear(g, a, f"{p}.attn.v", h, kv * hd, 1.0 / math.sqrt(h)), kv, hd)
-        k_all = g.op("Concat", [f"past_key_values.{i}.key", k], out=f"present.{i}.key", axis=2)
-        v_all = g.op("Concat", [f"past_key_values.{i}.value", v], out=f"present.{i}.value", axis=2)
+        if spec.kv_cache:
+            k_all = g.op("Concat", [f"past_key_values.{i}.key", k], out=f"present.{i}.key", axis=2)
+            v_all = g.op("Concat", [f"past_key_values.{i}.value", v], out=f"present.{i}.value", axis=2)
+        else:
+            k_all, v_all = k, v
         k_t = g.op("Transpose", [_repeat_kv(g, k_all, spec)], perm=[0, 1, 3, 2])
         scores = g.op("Add", [g.op("Mul", [g.op("MatMul", [q, k_t]), scale]), bias])
         ctx = g.op("MatMul", [g.op("Softmax", [scores], axis=-1), _repeat_kv(g, v_all, spec)])

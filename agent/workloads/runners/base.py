@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from wattfleet.agent.workloads.config import RuntimeConfig
+from wattfleet.agent.workloads.runners.export_config import ExportConfig
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,12 @@ class ResolvedModel:
     sha256: str
     n_params: int
     metadata: dict[str, str] = field(default_factory=dict)
-    # Declared graph inputs (initializers excluded): name -> dims (int, symbolic name, or None).
+    # Declared graph inputs (initializers excluded) and outputs: name -> dims (int, symbolic name, or None).
     inputs: dict[str, tuple[int | str | None, ...]] = field(default_factory=dict)
+    outputs: dict[str, tuple[int | str | None, ...]] = field(default_factory=dict)
+    weights_precision: str = "fp32"  # from the graph (export_config.weights_precision)
+    weights_evidence: str = ""
+    export: ExportConfig = field(default_factory=ExportConfig)  # config.json beside a model file
 
 
 def package_version(name: str) -> str:

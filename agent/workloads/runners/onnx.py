@@ -3,22 +3,24 @@
     runner = open_runner(ModelConfig(builtin="decoder-tiny"), RuntimeConfig(provider="cpu"))
     runner.generate(runner.make_prompts(2, 16, seed=0), 8, on_token=lambda b, i, t_ns: ...)
 
-Generative runners (decoder-only, optimum convention) do greedy decoding with the KV cache; fixed runners
-run one inference on generated inputs. Both are safe to call from several threads at once.
+Generative runners (decoder-only, optimum convention) do greedy decoding with the KV cache, or without
+one (model.kind "decoder-no-cache": the whole sequence every step); fixed runners run one inference on
+generated inputs. Both are safe to call from several threads at once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 
-from wattfleet.agent.workloads.config import ModelConfig, RuntimeConfig
+from wattfleet.agent.workloads.config import LoadConfig, ModelConfig, RuntimeConfig
 from wattfleet.agent.workloads.models.cache import default_cache_dir
 from wattfleet.agent.workloads.runners.base import (
     ColdStart,
@@ -36,20 +38,24 @@ from wattfleet.agent.workloads.runners.ort_session import (
     trt_cache_key,
     trt_profile_shapes,
 )
+from wattfleet.agent.workloads.runners.plan import Kind, max_context, model_kind, plan_load
 from wattfleet.agent.workloads.runners.resolve import resolve_model
 from wattfleet.core.errors import ConfigError, UsageError
 
 __all__ = ["ColdStart", "FixedRunner", "GenerativeRunner", "open_runner"]
 
-DEFAULT_MAX_CONTEXT = 2048
+QUANTISED = ("int8", "int4")
 
 
 class _OrtRunner:
     kind = ""
 
-    def __init__(self, model: ResolvedModel, runtime: RuntimeConfig, result: SessionResult) -> None:
+    def __init__(self, model: ResolvedModel, runtime: RuntimeConfig, result: SessionResult,
+                 model_kind: Kind | None = None) -> None:
         self.model = model
         self.runtime = runtime
+        self.model_kind = model_kind or Kind("fixed" if self.kind == "fixed" else "decoder", "caller")
+        self.notes: dict[str, Any] = {}  # what opening it for a profile decided (runners.for_profile)
         # What the record needs of the session result, without holding the session itself past close().
         self._provider: dict[str, Any] = {"requested": result.requested, "fell_back": result.fell_back,
                                           "reason": result.reason, "options": result.provider_options}
@@ -61,21 +67,36 @@ class _OrtRunner:
 
     @property
     def model_dtype(self) -> str:
+        """The weights' precision where they are quantised, else the float type the graph computes in."""
+        if self.model.weights_precision in QUANTISED:
+            return self.model.weights_precision
+        return self._float_dtype()
+
+    def _float_dtype(self) -> str:
         return "fp32"
 
     def environment(self) -> dict[str, Any]:
         precision = self.runtime.precision
-        if self.provider_used != "TensorrtExecutionProvider":
-            precision = self.model_dtype  # CPU and CUDA run the weights' own precision
+        if self.provider_used != "TensorrtExecutionProvider" or self.model_dtype in QUANTISED:
+            precision = self.model_dtype  # CPU and CUDA run the weights' own precision; int8 weights stay int8
         env = base_environment(
             self.model, self.runtime, provider_requested=self._provider["requested"],
             provider_used=self.provider_used, fell_back=self._provider["fell_back"],
             fallback_reason=self._provider["reason"], precision=precision, model_dtype=self.model_dtype,
             provider_options=self._provider["options"])
         env["kind"] = self.kind
+        env["model_kind"] = {"kind": self.model_kind.name, "why": self.model_kind.why}
         env["precision_requested"] = self.runtime.precision
+        env["weights"] = {"precision": self.model.weights_precision, "evidence": self.model.weights_evidence}
+        if precision != self.runtime.precision:
+            env["precision_note"] = (f"ran in {precision} ({self.model.name}'s weights are "
+                                     f"{self.model.weights_precision}); runtime.precision asked for "
+                                     f"{self.runtime.precision}")
+        if self.model.export.context or self.model.export.eos_token_ids:
+            env["export_config"] = self.model.export.to_dict()
         env["io_binding"] = bool(self.binding_device)
         env["cold_start"] = self.cold_start.to_dict()
+        env.update(self.notes)
         return env
 
     def _live(self) -> ort.InferenceSession:
@@ -91,17 +112,30 @@ class GenerativeRunner(_OrtRunner):
     kind = "generative"
 
     def __init__(self, model: ResolvedModel, runtime: RuntimeConfig, result: SessionResult,
-                 layout: DecoderLayout, max_context: int) -> None:
-        super().__init__(model, runtime, result)
+                 layout: DecoderLayout, max_context: int, *, model_kind: Kind | None = None,
+                 context_source: str = "") -> None:
+        super().__init__(model, runtime, result, model_kind)
         self.layout = layout
         self.vocab_size = layout.vocab_size
         self.max_context = max_context
+        self.context_source = context_source
+        # The model's own end-of-sequence token(s), from generation_config.json / config.json; generate()
+        # stops at them only when passed them (benchmarks run to a fixed length, as vLLM's ignore_eos).
+        self.eos_token_ids: tuple[int, ...] = model.export.eos_token_ids
+        recompute = self.model_kind.name == "decoder-no-cache"
+        if recompute or not layout.cache:
+            self.binding_device = ""  # nothing stays on the device between steps without a cache
         self.loop = DecodeLoop(result.session, layout, max_context, device=self.binding_device,
-                               device_id=runtime.device_id)
+                               device_id=runtime.device_id, recompute=recompute)
 
-    @property
-    def model_dtype(self) -> str:
+    def _float_dtype(self) -> str:
         return self.layout.dtype_name
+
+    def environment(self) -> dict[str, Any]:
+        env = super().environment()
+        env["context"] = {"max_tokens": self.max_context, "source": self.context_source}
+        env["kv_cache"] = not self.loop.recompute
+        return env
 
     def make_prompts(self, n: int, prompt_tokens: int, seed: int) -> list[list[int]]:
         """`n` seeded prompts of `prompt_tokens` random token ids each."""
@@ -114,10 +148,17 @@ class GenerativeRunner(_OrtRunner):
         ids: list[list[int]] = rng.integers(0, self.vocab_size, size=(n, prompt_tokens)).tolist()
         return ids
 
-    def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int,
-                 on_token: Callable[[int, int, int], None] | None = None) -> list[list[int]]:
+    def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int | Sequence[int],
+                 on_token: Callable[[int, int, int], None] | None = None,
+                 eos_token_id: int | Sequence[int] | None = None) -> list[list[int]]:
+        """Greedy tokens for each prompt, up to its limit (one int for all, or one per prompt).
+
+        With eos_token_id (e.g. `runner.eos_token_ids`) a prompt also stops once it has produced that
+        token; the EOS token is part of its output, timestamped through on_token and counted (as vLLM
+        counts it). The batch runs until every prompt has stopped; each output has its real length.
+        on_token(b, k, t_ns) is called for the k-th token of prompt b when it reaches the host."""
         self._live()
-        return self.loop.generate(prompts, max_new_tokens, on_token)
+        return self.loop.generate(prompts, max_new_tokens, on_token, eos_token_id)
 
     def prefill_logits(self, prompts: Sequence[Sequence[int]]) -> np.ndarray:
         self._live()
@@ -132,15 +173,14 @@ class FixedRunner(_OrtRunner):
     kind = "fixed"
 
     def __init__(self, model: ResolvedModel, runtime: RuntimeConfig, result: SessionResult,
-                 dims: dict[str, int]) -> None:
-        super().__init__(model, runtime, result)
+                 dims: dict[str, int], model_kind: Kind | None = None) -> None:
+        super().__init__(model, runtime, result, model_kind)
         self.inputs = FixedInputs(input_specs(result.session, model.path), dims, model.path)
         self.output_names = [o.name for o in result.session.get_outputs()]
         self._device_inputs: dict[int, dict[str, ort.OrtValue]] = {}
         self._lock = threading.Lock()
 
-    @property
-    def model_dtype(self) -> str:
+    def _float_dtype(self) -> str:
         floats = {s.dtype for s in self.inputs.specs if np.issubdtype(s.dtype, np.floating)}
         return "fp16" if floats == {np.float16} else "fp32"
 
@@ -176,16 +216,6 @@ class FixedRunner(_OrtRunner):
         super().close()
 
 
-def _max_context(model: ModelConfig, resolved: ResolvedModel) -> int:
-    if model.max_context:
-        return model.max_context
-    for key in ("max_position_embeddings", "n_positions", "max_context"):
-        value = resolved.metadata.get(key, "")
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return DEFAULT_MAX_CONTEXT
-
-
 def _check_precision(runtime: RuntimeConfig, runner: _OrtRunner) -> None:
     if runtime.precision not in ("fp32", "fp16", "int8"):
         raise UsageError(f"runtime.precision {runtime.precision!r}: choose fp32, fp16 or int8")
@@ -193,25 +223,32 @@ def _check_precision(runtime: RuntimeConfig, runner: _OrtRunner) -> None:
         return
     if runner._provider["fell_back"]:  # accepted by `fallback`; the record shows what precision really ran
         return
-    if runtime.precision == "int8" or runner.model_dtype != runtime.precision:
+    if runner.model_dtype != runtime.precision:
         raise UsageError(
             f"precision {runtime.precision} on {runner.provider_used} needs a model exported in "
             f"{runtime.precision} ({runner.model.name} has {runner.model_dtype} weights); use provider "
-            "'tensorrt', which builds reduced-precision engines, or an exported model of that precision")
+            "'tensorrt', which builds reduced-precision engines, or an exported model of that precision "
+            "(int8: onnxruntime.quantization.quantize_dynamic)")
 
 
 def open_runner(model: ModelConfig, runtime: RuntimeConfig, *, model_dirs: Sequence[Path] = (),
-                cache_dir: Path | None = None) -> GenerativeRunner | FixedRunner | Any:
-    """Load the model, build the session on the requested provider, run it once, and time each part."""
-    if runtime.provider == "tensorrt-native":
-        from wattfleet.agent.workloads.runners.trt_native import open_native_runner
+                cache_dir: Path | None = None, load: LoadConfig | None = None,
+                given: Collection[str] = ()) -> GenerativeRunner | FixedRunner | Any:
+    """Load the model, build the session on the requested provider, run it once, and time each part.
 
-        return open_native_runner(model, runtime, model_dirs=model_dirs, cache_dir=cache_dir)
+    With `load` (and the profile keys the user `given`), the load is checked against the model before
+    the session is built (runners.plan.plan_load): prompt + output within the context, decoder flags
+    only for decoders, an encoder's sequence axis bound to load.prompt_tokens."""
+    if runtime.provider == "tensorrt-native":
+        return _open_native(model, runtime, model_dirs, cache_dir, load, given)
     t0 = time.perf_counter()
     # CPU and CUDA run the weights' own precision, so fp16 there means the fp16 variant of a built-in;
     # TensorRT builds reduced-precision engines from the fp32 model itself.
     weights = runtime.precision if runtime.provider in ("cpu", "cuda") else "fp32"
     resolved = resolve_model(model, model_dirs, cache_dir, weights)
+    kind = model_kind(model, resolved)
+    context = max_context(model, resolved)
+    dims = plan_load(kind, resolved, model, load, given, context)
     t1 = time.perf_counter()
     cache_root = Path(runtime.cache_dir) if runtime.cache_dir else (cache_dir or default_cache_dir().parent)
     trt_key, trt_extra = "", {}
@@ -219,25 +256,38 @@ def open_runner(model: ModelConfig, runtime: RuntimeConfig, *, model_dirs: Seque
         found = versions()
         trt_key = trt_cache_key(resolved.sha256, found["onnxruntime"], found["tensorrt"],
                                 device_name("TensorrtExecutionProvider", runtime.device_id), runtime.precision)
-        trt_extra = trt_profile_shapes(resolved.inputs, dict(model.dims), max_batch=model.dims.get("max_batch", 8),
-                                       max_context=_max_context(model, resolved))
+        trt_extra = trt_profile_shapes(resolved.inputs, dims, max_batch=dims.get("max_batch", 8),
+                                       max_context=context[0], no_cache=kind.name == "decoder-no-cache")
     result = create_session(resolved.path, runtime, cache_root=cache_root, trt_key=trt_key, trt_extra=trt_extra)
     t2 = time.perf_counter()
     runner: GenerativeRunner | FixedRunner
-    names = {i.name for i in result.session.get_inputs()}
-    generative = any(n.startswith("past_key_values.") for n in names) or ("input_ids" in names and any(
-        o.name == "logits" for o in result.session.get_outputs()))
-    if generative:
-        layout = inspect_decoder(result.session, resolved.path, resolved.metadata, dict(model.dims))
-        runner = GenerativeRunner(resolved, runtime, result, layout, _max_context(model, resolved))
+    if kind.generative:
+        layout = inspect_decoder(result.session, resolved.path, resolved.metadata, dims, kind.name)
+        runner = GenerativeRunner(resolved, runtime, result, layout, context[0], model_kind=kind,
+                                  context_source=context[1])
         _check_precision(runtime, runner)
         runner.generate(runner.make_prompts(1, min(8, runner.max_context - 2), seed=0), 2)
     else:
         if not result.session.get_inputs():
             raise ConfigError(f"{resolved.path} has no inputs to feed; wattfleet cannot benchmark it")
-        runner = FixedRunner(resolved, runtime, result, dict(model.dims))
+        runner = FixedRunner(resolved, runtime, result, dims, kind)
         _check_precision(runtime, runner)
         runner.infer(1)
     t3 = time.perf_counter()
     runner.cold_start = ColdStart(model_load_s=t1 - t0, session_build_s=t2 - t1, first_inference_s=t3 - t2)
     return runner
+
+
+def _open_native(model: ModelConfig, runtime: RuntimeConfig, model_dirs: Sequence[Path], cache_dir: Path | None,
+                 load: LoadConfig | None, given: Collection[str]) -> Any:
+    """The native TensorRT runner (fixed-shape models), with the same checks of the load first."""
+    from wattfleet.agent.workloads.runners.trt_native import open_native_runner
+
+    resolved = resolve_model(model, model_dirs, cache_dir, "fp32")
+    kind = model_kind(model, resolved)
+    if kind.generative:
+        raise UsageError(f"{resolved.name} runs as a {kind.name} ({kind.why}); the native TensorRT runner runs "
+                         "fixed-shape models only. Use provider 'tensorrt' (ONNX Runtime's TensorRT EP) for decoders")
+    dims = plan_load(kind, resolved, model, load, given, max_context(model, resolved))
+    model = dataclasses.replace(model, dims=dims)
+    return open_native_runner(model, runtime, model_dirs=model_dirs, cache_dir=cache_dir)

@@ -106,13 +106,14 @@ def tensorrt_options(cache_root: Path, key: str, precision: str, device_id: int)
 
 
 def trt_profile_shapes(inputs: dict[str, tuple[int | str | None, ...]], dims: dict[str, int], *,
-                       max_batch: int, max_context: int) -> dict[str, str]:
+                       max_batch: int, max_context: int, no_cache: bool = False) -> dict[str, str]:
     """TensorRT EP optimisation-profile options for inputs with symbolic axes.
 
     Without them the EP rebuilds its engine whenever a shape leaves the range it has seen, which for a
     decoder (the past grows every step) means rebuilding during the measured window. Axes: the first is
     the batch (1 .. max_batch, opt 1); a decoder's sequence, total and past lengths span the context
-    (opt: one new token against half the context); other symbolic axes come from `dims` (fixed).
+    (opt: one new token against half the context; without a cache, `no_cache`, the whole sequence is
+    fed every step, so its opt is half the context); other symbolic axes come from `dims` (fixed).
     """
     if not any(isinstance(d, str) or d is None for shape in inputs.values() for d in shape):
         return {}
@@ -131,9 +132,9 @@ def trt_profile_shapes(inputs: dict[str, tuple[int | str | None, ...]], dims: di
             elif name.startswith("past_key_values."):
                 ranges.append((0, max_context // 2, max_context - 1))
             elif name == "attention_mask":
-                ranges.append((1, max_context // 2 + 1, max_context))
+                ranges.append((1, max_context // 2 + (0 if no_cache else 1), max_context))
             elif name in ("input_ids", "position_ids"):
-                ranges.append((1, 1, max_context))
+                ranges.append((1, max_context // 2 if no_cache else 1, max_context))
             else:
                 label = dim if isinstance(dim, str) else "(unnamed)"
                 raise UsageError(f"input {name!r} axis {axis} is the symbolic dimension {label!r}, which "

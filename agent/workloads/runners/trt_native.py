@@ -83,6 +83,7 @@ class NativeTrtRunner:
         self.cold_start = ColdStart(0.0, 0.0, 0.0)
         self.engine_file = engine_file
         self.engine_cache_hit = False
+        self.notes: dict[str, Any] = {}  # what opening it for a profile decided (runners.for_profile)
         self.inputs = FixedInputs(onnx_input_specs(model.path), dims, model.path)
         self.max_batch = int(dims.get(MAX_BATCH_DIM, 8))
         self._logger = trt.Logger(trt.Logger.WARNING)
@@ -206,7 +207,9 @@ class NativeTrtRunner:
                                provider_options={"tensorrt-native": {"engine": str(self.engine_file),
                                                                      "engine_cache_hit": str(self.engine_cache_hit)}})
         env.update(kind=self.kind, precision_requested=self.runtime.precision, io_binding=True,
-                   cold_start=self.cold_start.to_dict())
+                   cold_start=self.cold_start.to_dict(),
+                   weights={"precision": self.model.weights_precision, "evidence": self.model.weights_evidence})
+        env.update(self.notes)
         return env
 
     def close(self) -> None:
