@@ -15,7 +15,8 @@ from wattfleet.agent.workloads.quality import compare_with_reference, token_agre
 from wattfleet.agent.workloads.runners import open_runner
 
 CPU = RuntimeConfig(intra_op_threads=1)
-LOAD = LoadConfig(prompt_tokens=6, output_tokens=6, warmup_queries=0, min_duration_s=0.05, min_queries=2, target_latency_percentile=0)
+LOAD = LoadConfig(prompt_tokens=6, output_tokens=6, warmup_queries=0, min_duration_s=0.05, min_queries=2,
+                  target_latency_percentile=0)
 
 
 @pytest.fixture(scope="module")

@@ -77,7 +77,8 @@ def test_context_comes_from_config_json_and_is_enforced_before_the_run(short_exp
 def test_a_run_past_the_context_fails_before_any_query(short_export: Path) -> None:
     (short_export / "config.json").write_text(json.dumps({"max_position_embeddings": 32}))
     profile = Profile(name="ctx", model=ModelConfig(path="m.onnx"), runtime=CPU,
-                      load=LoadConfig(prompt_tokens=30, output_tokens=8, min_duration_s=0.1, min_queries=2, target_latency_percentile=0))
+                      load=LoadConfig(prompt_tokens=30, output_tokens=8, min_duration_s=0.1, min_queries=2,
+                                      target_latency_percentile=0))
     record = run_profile(profile, model_dirs=[short_export])
     assert record.state == "failed" and record.queries == []
     assert "\n" not in record.error and "= 38 exceeds m.onnx's context of 32 tokens" in record.error
