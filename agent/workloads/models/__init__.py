@@ -11,9 +11,10 @@ from wattfleet.agent.workloads.models.cache import cached_file, default_cache_di
 from wattfleet.agent.workloads.models.cnn import CNN_FILES, cnn_path
 from wattfleet.agent.workloads.models.decoder import DecoderSpec, build_decoder
 from wattfleet.agent.workloads.models.encoder import EncoderSpec, build_encoder
+from wattfleet.agent.workloads.models.known import KnownSpec, build_known
 from wattfleet.core.errors import UsageError
 
-__all__ = ["DECODERS", "ENCODERS", "builtin_kind", "builtin_model_path", "builtin_names",
+__all__ = ["DECODERS", "ENCODERS", "KNOWN", "builtin_kind", "builtin_model_path", "builtin_names",
            "default_cache_dir"]
 
 DECODERS: dict[str, DecoderSpec] = {
@@ -31,6 +32,12 @@ DECODERS: dict[str, DecoderSpec] = {
                                 max_context=1024),
 }
 
+# Greedy output known by construction (models/known.py): tests assert exact success rates with them.
+KNOWN: dict[str, KnownSpec] = {
+    "decoder-known": KnownSpec(),
+    "decoder-known-perturbed": KnownSpec(perturb_fraction=0.125),
+}
+
 ENCODERS: dict[str, EncoderSpec] = {
     "encoder-bert-tiny": EncoderSpec(vocab=1024, hidden=128, layers=2, heads=2, ffn=512, max_context=128),
     "encoder-bert-mini": EncoderSpec(vocab=8192, hidden=256, layers=4, heads=4, ffn=1024, max_context=512),
@@ -38,12 +45,12 @@ ENCODERS: dict[str, EncoderSpec] = {
 
 
 def builtin_names() -> list[str]:
-    return [*DECODERS, *ENCODERS, *CNN_FILES]
+    return [*DECODERS, *KNOWN, *ENCODERS, *CNN_FILES]
 
 
 def builtin_kind(name: str) -> str:
     """"generative" for decoders, "fixed" for the rest."""
-    if name in DECODERS:
+    if name in DECODERS or name in KNOWN:
         return "generative"
     if name in ENCODERS or name in CNN_FILES:
         return "fixed"
@@ -55,6 +62,9 @@ def builtin_model_path(name: str, cache_dir: Path | None = None) -> Path:
     if name in DECODERS:
         spec = DECODERS[name]
         return cached_file(name, spec.params(), cache_dir, lambda path: build_decoder(spec, path))
+    if name in KNOWN:
+        known = KNOWN[name]
+        return cached_file(name, known.params(), cache_dir, lambda path: build_known(known, path))
     if name in ENCODERS:
         enc = ENCODERS[name]
         return cached_file(name, enc.params(), cache_dir, lambda path: build_encoder(enc, path))
