@@ -109,14 +109,16 @@ class BudgetLine:
 
 
 def host_power(runs: Iterable[AuditRun]) -> dict[str, dict[str, HostPower]]:
-    """host -> domain key -> HostPower, over every run of the host that has that key."""
+    """host -> domain key -> HostPower, over every run of the host that has that key (hosts with none left out)."""
     by_host: dict[str, list[AuditRun]] = defaultdict(list)
     for r in runs:
         by_host[r.host].append(r)
     out: dict[str, dict[str, HostPower]] = {}
     for host, host_runs in sorted(by_host.items()):
         keys = sorted({k for r in host_runs for k in r.measured_keys()})
-        out[host] = {k: p for k in keys if (p := _host_key_power(host, k, host_runs)) is not None}
+        found = {k: p for k in keys if (p := _host_key_power(host, k, host_runs)) is not None}
+        if found:
+            out[host] = found
     return out
 
 

@@ -88,13 +88,12 @@ def report_html(report: AuditReport) -> str:
     if profiles:
         parts += ["<h2>Pareto view: tokens/J against p99 TTFT</h2>",
                   _p("Every operating point of each profile; squares are on the frontier (no other point has both "
-                     "more tokens/J and a lower p99 TTFT).", "note"), '<div class="charts">']
-        excluded = {(e.host, e.setting, e.profile) for e in report.point_problems}
-        for a in report.allocations:
-            excluded |= {(e.host, e.setting, e.profile) for e in a.excluded}
+                     "more tokens/J and a lower p99 TTFT)."
+                     + (f" The first {MAX_PARETO} of {len(profiles)} profiles." if len(profiles) > MAX_PARETO else ""),
+                     "note"), '<div class="charts">']
         for prof in profiles[:MAX_PARETO]:
             pts = [p for p in report.points if p.profile == prof]
-            ok = {i for i, p in enumerate(pts) if (p.host, p.setting, p.profile) not in excluded and p.valid}
+            ok = {i for i, p in enumerate(pts) if p.valid and not report.slo.miss(p)}
             domains = ", ".join(sorted({p.domain for p in pts}))
             parts.append(pareto(pts, ok, f"{prof} [{domains}]"))
         parts.append("</div>")
