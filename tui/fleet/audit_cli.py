@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="optimise only this profile (repeatable; default: every profile with operating points)")
     p.add_argument("--solver", choices=("auto", "milp", "dp"), default="auto",
                    help="auto: HiGHS MILP when highspy is installed, else the dynamic programme")
+    p.add_argument("--time-limit-s", type=float, default=300.0, metavar="S",
+                   help="stop each HiGHS solve after S seconds and say how far from proven optimal it is "
+                        "(default 300)")
     p.add_argument("--resolution-w", type=float, default=1.0, metavar="W",
                    help="the dynamic programme's watt resolution (powers rounded up to it; default 1)")
     return p
@@ -74,6 +77,8 @@ def _check(args: argparse.Namespace) -> None:
                         ("--target-tokens-per-s", args.target_tokens_per_s)):
         if value is not None and not value > 0:
             raise UsageError(f"{flag} must be a positive number, got {value:g}")
+    if not args.time_limit_s > 0:
+        raise UsageError(f"--time-limit-s must be positive, got {args.time_limit_s:g}")
     if not args.resolution_w > 0:
         raise UsageError(f"--resolution-w must be positive watts, got {args.resolution_w:g}")
     for path in [*args.records, *(args.compare or [])]:
@@ -96,7 +101,8 @@ def main(argv: list[str]) -> int:
     before = load_runs(args.compare) if args.compare else None
     options = AuditOptions(budget=budget, slo=Slo(args.slo_ttft_ms, args.slo_tpot_ms),
                            target_tokens_per_s=args.target_tokens_per_s, domain=args.domain, solver=args.solver,
-                           resolution_w=args.resolution_w, profiles=tuple(args.profile))
+                           resolution_w=args.resolution_w, profiles=tuple(args.profile),
+                           time_limit_s=args.time_limit_s)
     try:
         report = run_audit(runset, options, before)
     except ConfigError as exc:  # a budget group no host carries

@@ -45,6 +45,8 @@ class AuditOptions:
     solver: str = "auto"  # auto (HiGHS when installed, else the DP), milp, dp
     resolution_w: float = 1.0  # the DP's
     profiles: tuple[str, ...] = ()  # optimise only these profiles ( () = every profile with points)
+    allocate: bool = True  # False: where the watts go only, no optimiser
+    time_limit_s: float | None = 300.0  # per MILP solve; a solve stopped by it says so
 
 
 @dataclass(frozen=True)
@@ -155,9 +157,11 @@ def _allocate(profile: str, points: list[OperatingPoint], excluded: list[Exclude
     for objective, target in tasks:
         try:
             if target is None:
-                sol = prob.max_tokens(problem, options.solver, options.resolution_w)
+                sol = prob.max_tokens(problem, options.solver, options.resolution_w,
+                                      time_limit_s=options.time_limit_s)
             else:
-                sol = prob.min_power(problem, target, options.solver, options.resolution_w)
+                sol = prob.min_power(problem, target, options.solver, options.resolution_w,
+                                     time_limit_s=options.time_limit_s)
             nxt = _next_watt(problem, sol, options) if target is None else ()
         except WattfleetError as exc:  # SolverUnavailable and kin: said in the report, the rest goes on
             out.append(Allocation(profile, objective, domain, options.solver, f"not solved: {exc}", False, 0.0, 0.0,
@@ -183,7 +187,8 @@ def _next_watt(problem: prob.Problem, sol: prob.Solution,
     for name in names:
         if not any(lim.name == name for lim in problem.limits):
             continue
-        more = prob.max_tokens(problem.with_limit(name, step), options.solver, options.resolution_w)
+        more = prob.max_tokens(problem.with_limit(name, step), options.solver, options.resolution_w,
+                               start=sol.choice, time_limit_s=options.time_limit_s)
         out.append((name, step, more.tokens_per_s - sol.tokens_per_s))
     return tuple(out)
 
@@ -227,7 +232,7 @@ def run_audit(runset: RunSet, options: AuditOptions | None = None, before: RunSe
 
     points, point_problems = points_from_runs(runs, key_of, allow_estimated=counted == ESTIMATED)
     allocations: list[Allocation] = []
-    if budget is not None or options.target_tokens_per_s is not None:
+    if options.allocate and (budget is not None or options.target_tokens_per_s is not None):
         if counted is None:
             notes.append(f"no allocation: {budget_note}")
         else:

@@ -12,6 +12,7 @@ import ctypes
 import importlib.util
 import os
 import sys
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -59,8 +60,12 @@ def _new_highs(highspy: Any) -> Any:
     return h
 
 
-def solve(problem: Problem, target_tokens_per_s: float | None) -> Solution:
-    """Max tokens/s (target None) or least power for the target; exact."""
+def solve(problem: Problem, target_tokens_per_s: float | None, start: Sequence[int] | None = None,
+          time_limit_s: float | None = None) -> Solution:
+    """Max tokens/s (target None) or least power for the target; exact unless `time_limit_s` stops it first.
+
+    `start` is a feasible choice to begin from (the answer to a smaller budget, when asking about one
+    more watt); a solve stopped by the time limit says how far from proven optimal its answer may be."""
     try:
         import highspy
     except ImportError as exc:
@@ -92,7 +97,7 @@ def solve(problem: Problem, target_tokens_per_s: float | None) -> Solution:
         rows_lo.append(target_tokens_per_s)
         rows_hi.append(inf)
     members = [[i for i, lim in enumerate(problem.limits) if h in lim.members] for h in range(len(problem.hosts))]
-    start, index, value, cost = [0], [], [], []
+    col_start, index, value, cost = [0], [], [], []
     for h, k in cols:
         opt = problem.options[h][k]
         entries = [(row_of_host[h], 1.0)] + [(limit_rows[i], opt.power_w) for i in members[h]]
@@ -101,27 +106,39 @@ def solve(problem: Problem, target_tokens_per_s: float | None) -> Solution:
         for r, v in entries:
             index.append(r)
             value.append(v)
-        start.append(len(index))
+        col_start.append(len(index))
         cost.append(opt.tokens_per_s if target_row < 0 else opt.power_w)
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = len(cols), len(rows_lo)
     lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, [0.0] * len(cols), [1.0] * len(cols)
     lp.row_lower_, lp.row_upper_ = rows_lo, rows_hi
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = start, index, value
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = col_start, index, value
     lp.integrality_ = [highspy.HighsVarType.kInteger] * len(cols)
     lp.sense_ = highspy.ObjSense.kMaximize if target_row < 0 else highspy.ObjSense.kMinimize
     h = _new_highs(highspy)
+    if time_limit_s is not None:
+        h.setOptionValue("time_limit", float(time_limit_s))
     h.passModel(lp)
+    if start is not None and problem.feasible(start):
+        warm = highspy.HighsSolution()
+        warm.col_value = [1.0 if start[host] == k else 0.0 for host, k in cols]
+        warm.value_valid = True
+        h.setSolution(warm)
     h.run()
     status = h.getModelStatus()
     if status == highspy.HighsModelStatus.kInfeasible:
         return infeasible(problem, label(), "infeasible: no choice reaches the target within the budgets")
-    if status != highspy.HighsModelStatus.kOptimal:
+    stopped = status == highspy.HighsModelStatus.kTimeLimit and h.getInfo().primal_solution_status == 2
+    if status != highspy.HighsModelStatus.kOptimal and not stopped:
         return infeasible(problem, label(), f"not solved: HiGHS says {h.modelStatusToString(status)}")
     x = list(h.getSolution().col_value)
     choice = [OFF] * len(problem.hosts)
     for (host, k), v in zip(cols, x, strict=True):
         if v > 0.5:
             choice[host] = k
+    if stopped:
+        gap = h.getInfo().mip_gap
+        return finish(problem, choice, label(), f"NOT proven optimal: stopped at the {time_limit_s:g} s time limit, "
+                                                f"within {gap:.3%} of the best bound")
     return finish(problem, choice, label())

@@ -118,24 +118,27 @@ def _solver(name: str) -> str:
     return name
 
 
-def max_tokens(problem: Problem, solver: str = "auto", resolution_w: float = 1.0) -> Solution:
-    """The most tokens/s inside every budget (exact)."""
+def max_tokens(problem: Problem, solver: str = "auto", resolution_w: float = 1.0, *,
+               start: Sequence[int] | None = None, time_limit_s: float | None = None) -> Solution:
+    """The most tokens/s inside every budget (exact; the MILP says so if `time_limit_s` stopped it first).
+
+    `start`: a feasible choice the MILP may begin from (the DP does not need one)."""
     if _solver(solver) == "milp":
         from wattfleet.tui.fleet.audit import milp
 
-        return milp.solve(problem, None)
+        return milp.solve(problem, None, start, time_limit_s)
     from wattfleet.tui.fleet.audit import dp
 
     return dp.solve(problem, None, resolution_w)
 
 
-def min_power(problem: Problem, target_tokens_per_s: float, solver: str = "auto",
-              resolution_w: float = 1.0) -> Solution:
+def min_power(problem: Problem, target_tokens_per_s: float, solver: str = "auto", resolution_w: float = 1.0, *,
+              time_limit_s: float | None = None) -> Solution:
     """The least power that delivers `target_tokens_per_s` inside every budget (exact); infeasible says so."""
     if _solver(solver) == "milp":
         from wattfleet.tui.fleet.audit import milp
 
-        return milp.solve(problem, target_tokens_per_s)
+        return milp.solve(problem, target_tokens_per_s, None, time_limit_s)
     from wattfleet.tui.fleet.audit import dp
 
     return dp.solve(problem, target_tokens_per_s, resolution_w)
