@@ -35,7 +35,7 @@ def test_default_is_readable_markdown_with_the_allocation(tmp_path: Path, capsys
     assert "records from an unknown schema version (3" in out
     # 4 hosts x (rate=4: 400 tok/s at 180 W, p99 TTFT 40 ms; rate=8: 800 at 260 W, 80 ms); the SLO leaves
     # rate=4 only; rack r0 (h0, h2) 300 W takes one host, r1 both: 3 x 400 tok/s at 540 W
-    assert "total: **1,200 tok/s** at **540.0 W** [gpu-board], 3 of 4 eligible hosts on" in out
+    assert "total: **1,200 tok/s** at **540 W** [gpu-board], 3 of 4 eligible hosts on" in out
     assert "4 x p99 TTFT 80 ms > 50 ms" in out
     assert "1 record(s) set aside" in err
 

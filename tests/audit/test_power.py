@@ -93,6 +93,7 @@ def test_mixed_total_only_when_asked_and_labelled() -> None:
     auto = run_audit(_fleet(), AuditOptions(budget=_budget(domain="")))
     assert auto.budget_domain is None and auto.budget_lines == ()
     assert "headline domains differ (cpu-package: 1 host(s), gpu-board: 3 host(s))" in auto.budget_note
+    assert auto.allocations == () and auto.allocation_note.startswith("Not computed: the hosts' headline domains")
     mixed = {b.name: b for b in _audit(domain="headline").budget_lines}["fleet"]
     assert mixed.avg_w == pytest.approx(345 + 500 + 200 + 150)
     assert mixed.domain == "headline, mixed total: cpu-package (1) + gpu-board (3)"

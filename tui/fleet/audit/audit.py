@@ -93,6 +93,7 @@ class AuditReport:
     points: tuple[OperatingPoint, ...]
     point_problems: tuple[Excluded, ...]
     allocations: tuple[Allocation, ...]
+    allocation_note: str  # why there is no allocation (or none for some profiles), "" when there is nothing to say
     slo: Slo
     comparison: tuple[Change, ...] | None
     rules: dict[str, str]
@@ -232,21 +233,28 @@ def run_audit(runset: RunSet, options: AuditOptions | None = None, before: RunSe
 
     points, point_problems = points_from_runs(runs, key_of, allow_estimated=counted == ESTIMATED)
     allocations: list[Allocation] = []
-    if options.allocate and (budget is not None or options.target_tokens_per_s is not None):
-        if counted is None:
-            notes.append(f"no allocation: {budget_note}")
-        else:
-            profiles = sorted({p.profile for p in points} | {e.profile for e in point_problems})
-            for profile in profiles:
-                if options.profiles and profile not in options.profiles:
-                    continue
-                label = counted if counted != HEADLINE else "headline (mixed total)"
+    allocation_note = ""
+    if not options.allocate:
+        allocation_note = "Not asked for."
+    elif budget is None and options.target_tokens_per_s is None:
+        allocation_note = ("Not computed: give --budget FILE (the most tokens/s within it) and/or "
+                           "--target-tokens-per-s T (the least power for T).")
+    elif counted is None:
+        allocation_note = f"Not computed: {budget_note}."
+    else:
+        label = counted if counted != HEADLINE else "headline (mixed total)"
+        for profile in sorted({p.profile for p in points} | {e.profile for e in point_problems}):
+            if not options.profiles or profile in options.profiles:
                 allocations += _allocate(profile, [p for p in points if p.profile == profile],
                                          [e for e in point_problems if e.profile == profile], options, runs, label)
+        if not allocations:
+            allocation_note = "Not computed: no operating point" + (
+                f" of {', '.join(options.profiles)}" if options.profiles else "") + " in these records."
     return AuditReport(
         sources=tuple(sorted({r.source for r in runs} | {r.source for r in runset.rejected})),
         runs=tuple(runs), rejected=runset.rejected, notes=tuple(notes), power=power, efficiency=tuple(effs),
         totals=tuple(totals), budget=budget, budget_domain=counted, budget_note=budget_note,
         budget_lines=tuple(lines), outliers=tuple(find_outliers(effs, _envs(runs))), points=tuple(points),
-        point_problems=tuple(point_problems), allocations=tuple(allocations), slo=options.slo,
+        point_problems=tuple(point_problems), allocations=tuple(allocations), allocation_note=allocation_note,
+        slo=options.slo,
         comparison=None if before is None else tuple(compare_runs(before.runs, runs)), rules=dict(RULES))

@@ -217,7 +217,7 @@ def resolve_budget_domain(budget: Budget, headline: Mapping[str, str]) -> tuple[
         (key,) = measured
         return key, f"the budget counts domain {key}, every measured host's headline domain"
     if not measured:
-        return None, "no host has a measured headline domain: headroom not computed"
+        return None, "no host has a measured headline domain (only estimates, or no power source)"
     kinds = ", ".join(f"{k}: {n} host(s)" for k, n in sorted(measured.items()))
     return None, (f"the hosts' headline domains differ ({kinds}): nothing is added across them; name the one to "
                   "count with domain = \"KEY\" in the budget file or --domain KEY, or \"headline\" for a labelled "

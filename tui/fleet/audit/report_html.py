@@ -66,9 +66,9 @@ def report_html(report: AuditReport) -> str:
                     parts.append(_p(f"{b.name}: {len(b.estimated_hosts)} host(s) with estimates only, counted apart "
                                     f"({fmt(b.estimated_w)} W estimated, not a measurement).", "note"))
     parts.append("<h2>Allocation</h2>")
-    parts.append(_p(f"SLO: {report.slo}. {report.rules['off']}.", "note"))
-    if not report.allocations:
-        parts.append(_p("Not computed: give a budget (most tokens/s within it) or a target tokens/s."))
+    parts.append(_p(f"SLO: {report.slo}. {report.rules['off'][0].upper()}{report.rules['off'][1:]}.", "note"))
+    if report.allocation_note:
+        parts.append(_p(report.allocation_note))
     for a in report.allocations:
         parts.append(f"<h3>{escape(a.profile)}: {escape(a.objective)}</h3>")
         parts.append(_p(f"Solver: {a.solver}; {a.status}."))

@@ -10,17 +10,20 @@ from wattfleet.tui.fleet.audit.audit import Allocation, AuditReport
 MAX_ROWS = 200  # longer tables are cut, saying how many rows were left out (the JSON/CSV have them all)
 
 
-def fmt(value: float | None, digits: int = 4) -> str:
+def fmt(value: float | None) -> str:
+    """A figure for people: thousands grouped, four significant digits below 1000."""
     if value is None:
         return "-"
     if value == 0:
         return "0"
-    if value != 0 and (abs(value) >= 10 ** digits or abs(value) < 10 ** -(digits - 1)):
-        return f"{value:.{digits}g}"
-    return f"{value:,.{max(0, digits - len(str(int(abs(value)))))}f}"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], limit: int = MAX_ROWS) -> list[str]:
+    if not rows:
+        return ["(none)"]
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows[:limit]]
     if len(rows) > limit:
@@ -95,13 +98,12 @@ def report_markdown(report: AuditReport) -> str:
                        fmt(o.peer_median), f"{o.z:.2f}", "; ".join(o.evidence)] for o in report.outliers])
     else:
         out.append("None.")
-    out += ["", "## Allocation", "", f"SLO: {report.slo}. {report.rules['off']}.", ""]
-    if report.allocations:
-        for a in report.allocations:
-            out += _allocation(a)
-    else:
-        out += ["Not computed: give --budget FILE (most tokens/s within it) and/or --target-tokens-per-s T "
-                "(least power for T).", ""]
+    out += ["", "## Allocation", "", f"SLO: {report.slo}. {report.rules['off'][0].upper()}{report.rules['off'][1:]}.",
+            ""]
+    for a in report.allocations:
+        out += _allocation(a)
+    if report.allocation_note:
+        out += [report.allocation_note, ""]
     if report.comparison is not None:
         out += ["## Over time", "", f"Rule: {report.rules['noise']}.", ""]
         named = [c for c in report.comparison if c.verdict in ("regression", "improvement")]
