@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +129,6 @@ def _from_v1(d: Mapping[str, Any], source: str, inherit: AuditRun | None) -> Aud
     labels = {str(k): str(v) for k, v in _dict(d.get("labels")).items()}
     if inherit is not None:  # a sweep level: identity and labels are the parent's
         labels = {**inherit.labels, **labels}
-        env_raw = env_raw or {}
     host = inherit.host if inherit is not None else _host_v1(d, labels, env_raw)
     state = str(d.get("state", ""))
     if state != "completed":
@@ -170,14 +170,8 @@ def _from_v1(d: Mapping[str, Any], source: str, inherit: AuditRun | None) -> Aud
                 subs.append(_from_v1({**s, "schema_version": run.schema_version}, source, run))
             except RecordError:
                 continue  # a level that did not complete is not an operating point
-        run = _replace_sweep(run, tuple(subs))
+        run = replace(run, sweep=tuple(subs))
     return run
-
-
-def _replace_sweep(run: AuditRun, sweep: tuple[AuditRun, ...]) -> AuditRun:
-    from dataclasses import replace
-
-    return replace(run, sweep=sweep)
 
 
 def record_files(paths: Iterable[Path]) -> list[Path]:
