@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("wattfleet.agent.workloads.cli", "run a workload profile locally, without an agent"),
     "telemetry": ("wattfleet.agent.telemetry.cli", "show live power readings from this host's sources"),
     "run": ("wattfleet.tui.fleet.run_cli", "start one profile on several agents and collect the records"),
+    "audit": ("wattfleet.tui.fleet.audit_cli", "audit the fleet's power against its budget from saved run records"),
 }
 
 EXIT_FAILED = 1
