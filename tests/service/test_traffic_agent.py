@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -104,6 +106,12 @@ async def test_text_prompts_scored_through_the_agent(agent: RunningAgent) -> Non
     assert labels["profile"] == "questions" and ratio == pytest.approx(record.task.success_rate)
     per_domain = {lab["domain"]: v for lab, v in metrics["wattfleet_last_run_joules_per_correct"]}
     assert per_domain == {e.domain: pytest.approx(e.energy_j / in_window) for e in record.energy if e.energy_j}
+    promtool = shutil.which("promtool")
+    if promtool is not None:  # the new gauges, with values, pass Prometheus's own linter
+        with urllib.request.urlopen(f"http://127.0.0.1:{agent.metrics_port}/metrics", timeout=10) as reply:
+            text = reply.read().decode()
+        lint = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+        assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
 @pytest.mark.parametrize("model", ["decoder-known", "decoder-known-perturbed"])
@@ -200,3 +208,22 @@ def test_a_crashed_runs_task_success_is_rebuilt_from_the_journal(agent: RunningA
 async def _full(agent: RunningAgent, profile: str) -> RunRecord:
     async with AgentClient(agent.target, token=agent.token) as c:
         return (await _run(c, profile))[0]
+
+
+def test_run_table_says_no_correct_and_hides_task_columns_without_a_scorer() -> None:
+    from wattfleet.agent.workloads.traffic.success import Success, success_figures
+    from wattfleet.core.model import Figure
+    from wattfleet.tui.fleet.run_cli import HostResult, summary_table
+
+    energy = Figure("energy_j", 12.0, "J", "gpu-board:0", "energy of the domain")
+    none_right = success_figures(Success("exact", "text", 40, 0, 0, 0), 2.0, [energy])
+    figures = {f.key: f for f in [Figure("tokens_per_s", 900.0, "tok/s"), *none_right]}
+    scored = HostResult("127.0.0.1:1", host_id="gpu", state="completed", figures=figures, headline="gpu-board:0")
+    plain = HostResult("127.0.0.1:2", host_id="edge", state="completed",
+                       figures={"tokens_per_s": Figure("tokens_per_s", 80.0, "tok/s")})
+    header, row, other = summary_table([scored, plain]).splitlines()[:3]
+    assert "0.0% (CI 0.0%-8.8%)" in row and "no correct [gpu-board:0]" in row  # undefined, said so, not "-"
+    cols = header.split()
+    assert cols[cols.index("tokens_per_j") + 1:cols.index("tokens_per_j") + 3] == ["success_rate", "j_per_correct"]
+    assert other.startswith("edge") and "%" not in other and "no correct" not in other
+    assert "success_rate" not in summary_table([plain]).splitlines()[0]  # no scorer anywhere: no task columns
