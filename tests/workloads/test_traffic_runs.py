@@ -110,7 +110,7 @@ def _trace(path: Path, arrivals: list[float]) -> Path:
 
 
 def _server(trace: Path, **load: object) -> Profile:
-    keys = {"min_queries": 20, "min_duration_s": 0.1, "warmup_queries": 0, "server_workers": 20,
+    keys = {"min_queries": 20, "min_duration_s": 0.1, "warmup_queries": 0, "server_workers": 4,
             "target_latency_percentile": 0, **load}
     text = ('name = "replay"\n[model]\nbuiltin = "decoder-known"\n[runtime]\nintra_op_threads = 1\n[load]\n'
             'scenario = "server"\n' + "".join(f"{k} = {v}\n" for k, v in keys.items())
