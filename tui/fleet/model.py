@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from wattfleet.core.model import ENDED_STATES, AgentInfo, RunRecord, domain_kind
+from wattfleet.core.model import ENDED_STATES, AgentInfo, ProfileInfo, RunRecord, domain_kind
 
 HostStatus = Literal["connecting", "live", "stale", "error", "unsupported", "offline"]
 # offline: known from saved records only (no agent to reach); error: we cannot talk to it (reason says why)
@@ -63,6 +63,7 @@ class HostView:
     live_run: LiveRun | None = None
     results: dict[str, RunRecord] = field(default_factory=dict)  # profile -> latest ended record
     runs: list[RunRecord] = field(default_factory=list)  # the journal's runs, newest first
+    profiles: list[ProfileInfo] = field(default_factory=list)  # what the agent offers (ListProfiles)
 
     @property
     def reporting(self) -> bool:
@@ -178,6 +179,12 @@ class FleetModel:
         host.label = info.host_id or host.label
         host.labels.update(info.labels)
         self._changed()
+
+    def on_profiles(self, key: str, profiles: Iterable[ProfileInfo]) -> None:
+        host = self.hosts.get(key)
+        if host is not None:
+            host.profiles = list(profiles)
+            self._changed()
 
     def on_power(self, key: str, readings: Iterable[tuple[str, float]], at_s: float | None = None) -> None:
         """Power readings (domain, W) that arrived now: the host is live and these are its latest values."""

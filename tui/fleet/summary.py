@@ -138,6 +138,12 @@ class FleetStrip:
 
     def text(self) -> str:
         parts = [f"{self.reporting} of {self.total} hosts reporting"]
+        if self.tokens_per_j is not None:
+            parts.append(f"fleet {self.tokens_per_j:.3g} tok/J measured ({self.measured_hosts} hosts)")
+        if self.estimated_tokens_per_j is not None:
+            parts.append(f"{self.estimated_tokens_per_j:.3g} tok/J estimated ({self.estimated_hosts})")
+        if self.tokens_per_j is None and self.estimated_tokens_per_j is None:
+            parts.append("fleet tok/J -")
         if self.running:
             parts.append(f"{self.running} running")
         if self.problems:
@@ -146,12 +152,6 @@ class FleetStrip:
             parts.append("power " + " ".join(f"{k} {w:.0f} W" for k, w in sorted(self.power_by_kind.items())))
         else:
             parts.append("power -")
-        if self.tokens_per_j is not None:
-            parts.append(f"fleet {self.tokens_per_j:.3g} tok/J measured ({self.measured_hosts})")
-        if self.estimated_tokens_per_j is not None:
-            parts.append(f"{self.estimated_tokens_per_j:.3g} tok/J estimated ({self.estimated_hosts})")
-        if self.tokens_per_j is None and self.estimated_tokens_per_j is None:
-            parts.append("tok/J -")
         return " │ ".join(parts)
 
 

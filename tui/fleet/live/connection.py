@@ -152,6 +152,7 @@ class AgentConnection:
             self.model.on_info(self.key, info)
             self.model.seen(self.key)
             self.backoff.reset()
+            self.model.on_profiles(self.key, await client.list_profiles())
             runs = await client.list_runs(HISTORY_RUNS)
             self.model.set_runs(self.key, [r for r in runs if r.state in ENDED_STATES])
             for run in runs:
