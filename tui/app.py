@@ -31,7 +31,8 @@ class ModelView(Protocol):
 class LiveAgents(Protocol):
     """What the app needs of the live source (tui/fleet/live/source.LiveSource is one)."""
 
-    connections: Mapping[str, Any]
+    @property
+    def connections(self) -> Mapping[str, Any]: ...
 
     async def fetch_record(self, key: str, run_id: str) -> RunRecord | None: ...
 

@@ -17,7 +17,7 @@ class ConsoleCommands(Provider):
         app = self.app
         screen = app.screen
         out: list[tuple[str, Callable[[], object], str]] = [
-            ("Help: keys and the filter language", app.action_help, "?"),
+            ("Help: keys and the filter language", partial(app.run_action, "help"), "?"),
             ("Quit", app.exit, "q"),
         ]
         for name in ("filter", "sort", "reverse", "group", "metric", "launcher", "pareto", "back"):

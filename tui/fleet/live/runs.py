@@ -88,7 +88,8 @@ class FleetRun:
         host.state, host.record, host.fraction = record.state, record, 1.0
         host.error = record.error
         if self.out_dir is not None:
-            name = f"{_safe(record.host_id or host.label)}-{_safe(record.run_id)}.json"
+            who, run_id = _safe(record.host_id or host.label), _safe(record.run_id)
+            name = f"{run_id if run_id.startswith(who + '-') else who + '-' + run_id}.json"
             try:
                 written = await asyncio.to_thread(write_record, record.to_json(), self.out_dir, name)
                 host.record_path = str(written.path)
