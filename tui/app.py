@@ -98,7 +98,7 @@ class WattfleetApp(App[int]):
         changed = self.model.version != self._drawn_version
         self._drawn_version = self.model.version
         screen = self.screen
-        if changed or getattr(screen, "ALWAYS_REFRESH", False):
+        if getattr(screen, "ready", False) and (changed or getattr(screen, "ALWAYS_REFRESH", False)):
             refresh = getattr(screen, "refresh_view", None)
             if refresh is not None:
                 refresh()

@@ -57,6 +57,7 @@ class FleetScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
+        self.ready = False  # the app's tick redraws only mounted screens
         self.filter: Filter = parse_filter("")
         self.sort_key = "host"
         self.descending = False
@@ -88,6 +89,7 @@ class FleetScreen(Screen[None]):
         self.query_one("#filter", Input).display = False
         self.refresh_view()
         table.focus()
+        self.ready = True
 
     # --- drawing -----------------------------------------------------------------------------------
 

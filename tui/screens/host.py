@@ -79,6 +79,7 @@ class HostScreen(Screen[None]):
 
     def __init__(self, key: str) -> None:
         super().__init__()
+        self.ready = False  # the app's tick redraws only mounted screens
         self.key = key
         self._fetched: set[str] = set()
         self._full: dict[str, RunRecord] = {}
@@ -111,7 +112,8 @@ class HostScreen(Screen[None]):
         for name in ("run", "profile", "state", "tok/J", "valid", "ttft p99 ms"):
             history.add_column(name, key=name)
         self.refresh_view()
-        history.focus()
+        history.focus(scroll_visible=False)  # the charts stay on top; the table still takes Enter
+        self.ready = True
 
     @property
     def host(self) -> HostView | None:

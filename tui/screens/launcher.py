@@ -54,6 +54,7 @@ class LauncherScreen(Screen[None]):
 
     def __init__(self, keys: list[str]) -> None:
         super().__init__()
+        self.ready = False  # the app's tick redraws only mounted screens
         self.keys = keys  # the hosts of the current filter, in screen order
         self._profiles: list[tuple[str, RunSpec | None, Path | None]] = []
 
@@ -92,6 +93,7 @@ class LauncherScreen(Screen[None]):
             self.set_status("saved records only: no agent to run on (start the console without --records)")
         self.refresh_view()
         self.query_one("#launch-profiles", OptionList).focus()
+        self.ready = True
 
     def _fill_profiles(self) -> None:
         names: dict[str, int] = {}

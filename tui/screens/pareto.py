@@ -62,6 +62,7 @@ class ParetoScreen(Screen[None]):
 
     def __init__(self, keys: list[str]) -> None:
         super().__init__()
+        self.ready = False  # the app's tick redraws only mounted screens
         self.keys = keys
         self.latency = LATENCIES[0]
         self.y = "tokens_per_j"
@@ -85,6 +86,7 @@ class ParetoScreen(Screen[None]):
             table.add_column(name, key=name)
         self.refresh_view()
         table.focus()
+        self.ready = True
 
     def _hosts(self) -> list:  # type: ignore[type-arg]
         model = self.wapp.model
