@@ -83,7 +83,8 @@ def sample_record(host: str, profile: str, index: int, tok_s: float, tok_j: floa
         for q in range(120):
             sched = T0_NS + q * 250_000_000
             first = sched + int((30 + (q * 7) % 23) * 1e6)
-            toks = tuple(first + k * int((8 + (q + k) % 5) * 1e6) for k in range(16))
+            gaps = [int((8 + (q * 3 + k) % 5 + (k == 7) * 6) * 1e6) for k in range(15)]
+            toks = tuple(first + sum(gaps[:k]) for k in range(16))
             qs.append(Query(q, sched, sched, toks[-1], toks))
     return RunRecord(
         run_id=f"{host}-run{index + 1:02d}", state=state, host_id=host, device="cpu" if domain == "estimated" else
