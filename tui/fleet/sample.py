@@ -69,7 +69,8 @@ def _figures(tok_s: float, tok_j: float, domain: str, scale: float, low_energy: 
 
 def sample_record(host: str, profile: str, index: int, tok_s: float, tok_j: float, domain: str, device: str,
                   *, valid: bool = True, state: str = "completed", low: bool = False, queries: bool = False,
-                  success: float | None = None, slowness: float = 0.0) -> RunRecord:
+                  success: float | None = None, slowness: float = 0.0,
+                  labels: dict[str, str] | None = None) -> RunRecord:
     scale = 1.0 + 0.4 * index + slowness + (2.5 if domain == "estimated" else 0.0)
     figures = _figures(tok_s, tok_j, domain, scale, low)
     task = None
@@ -99,7 +100,7 @@ def sample_record(host: str, profile: str, index: int, tok_s: float, tok_j: floa
                              ("window of 3.0 s is shorter than 5 s",) if low else (), headline=True)],
         host_cpu=HostCpu(41.0, 12.0, False, 205.0 if domain == "estimated" else None),
         task=task, error="" if state == "completed" else "ONNX Runtime: out of memory allocating 2.1 GiB",
-        labels={"sample": "synthetic"}, started_unix_ns=start, ended_unix_ns=start + 31_000_000_000,
+        labels={**(labels or {}), "sample": "synthetic"}, started_unix_ns=start, ended_unix_ns=start + 31_000_000_000,
     )
 
 
@@ -140,7 +141,7 @@ def sample_model() -> FleetModel:
                 valid=not (host == "l40s-07" and profile == "decoder-server-poisson"),
                 low=host == "edge-orin-4" and profile == "smoke", queries=host == "dgx-a100-01" and i == 2,
                 success={"dgx-a100-01": 0.93, "dgx-a100-02": 0.91, "l40s-07": 0.94, "edge-orin-3": 0.78}.get(host)
-                if profile == "decoder-offline" else None, slowness=(0.0, 0.3, 0.5, 1.6, 1.9, 0.2)[n]))
+                if profile == "decoder-offline" else None, slowness=(0.0, 0.3, 0.5, 1.6, 1.9, 0.2)[n], labels=labels))
     model.add_record("mdns:edge-orin-4", sample_record(
         "edge-orin-4", "decoder-server-poisson", 1, 0.0, 1.0, "soc-input", "Jetson AGX Orin 64GB", state="failed"))
     model.on_run_progress("mdns:l40s-07", LiveRun("l40s-07-run04", "smoke", "measuring", 0.4, 5200, 8.0))
