@@ -115,7 +115,7 @@ class ParetoScreen(Screen[None]):
         for i in order:
             p = self.pts[i]
             why = p.reason or ("" if i in front else "dominated")
-            domain = p.domain + (" (estimated)" if p.estimated else "")
+            domain = p.domain + (" (a model)" if p.estimated else "")
             table.add_row(point_glyph(p, i in front), p.name, compact(p.x),
                           f"{compact(p.y)}{'*' if p.low_confidence else ''}", domain, why)
 
