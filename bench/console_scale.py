@@ -89,6 +89,9 @@ def heatmap(hosts: int, profiles: int) -> dict[str, float]:
                                                 "gpu-board:0", "GPU"))
     host_list = model.sorted_hosts()
     build_ms, screen_ms, full_ms = [], [], []
+    t = time.perf_counter()
+    build_grid(host_list)
+    cold_ms = (time.perf_counter() - t) * 1e3  # the first frame reads every record's figures
     for _ in range(5):
         t = time.perf_counter()
         grid = build_grid(host_list)
@@ -101,7 +104,8 @@ def heatmap(hosts: int, profiles: int) -> dict[str, float]:
         for r in range(hosts):
             row_segments(grid, r, 0, profiles, (0, 0))
         full_ms.append((time.perf_counter() - t) * 1e3)
-    return {"grid_build_ms": statistics.median(build_ms), "draw_screen_48_rows_ms": statistics.median(screen_ms),
+    return {"grid_build_cold_ms": cold_ms, "grid_build_ms": statistics.median(build_ms),
+            "draw_screen_48_rows_ms": statistics.median(screen_ms),
             "draw_all_rows_ms": statistics.median(full_ms),
             "frame_ms": statistics.median(build_ms) + statistics.median(screen_ms)}
 
@@ -114,10 +118,10 @@ def main() -> int:
     args = p.parse_args()
     decode_cpu, _ = run_stream(args.hosts, args.seconds, fold=False)
     tracemalloc.start()
-    console_cpu, model = run_stream(args.hosts, args.seconds, fold=True)
-    _current, _peak = tracemalloc.get_traced_memory()
+    kept = run_stream(args.hosts, args.seconds, fold=True)  # the model stays alive while it is measured
     model_bytes = tracemalloc.take_snapshot().statistics("filename")
     tracemalloc.stop()
+    del kept
     console_cpu_untraced, _ = run_stream(args.hosts, args.seconds, fold=True)
     frame = heatmap(args.hosts, args.profiles)
     result: dict[str, Any] = {
@@ -144,12 +148,15 @@ def main() -> int:
         "| measure | decode only | console (decode + fold + 2 redraws/s) | target |",
         "|---|---|---|---|",
         f"| CPU per second of data | {decode_cpu:.3f} core | {console_cpu_untraced:.3f} core | < 0.5 core |",
-        f"| heatmap frame, {args.hosts} x {args.profiles} (grid + one 48-row screen) | - | {frame['frame_ms']:.1f} ms "
-        f"| < 50 ms |",
+        f"| heatmap frame, {args.hosts} x {args.profiles} (grid + one 48-row screen) | - "
+        f"| {frame['frame_ms']:.1f} ms | < 50 ms |",
         f"| of which grid build / 48 rows drawn | - | {frame['grid_build_ms']:.1f} / "
         f"{frame['draw_screen_48_rows_ms']:.2f} ms | |",
-        f"| all {args.hosts} rows drawn (what a widget per cell would pay) | - | {frame['draw_all_rows_ms']:.1f} ms | |",
-        f"| memory allocated by the run (tracemalloc, model + its messages) | - | {result['memory_traced_mb']:.1f} MB | |",
+        f"| first frame after the records arrive (every figure read once) | - "
+        f"| {frame['grid_build_cold_ms'] + frame['draw_screen_48_rows_ms']:.1f} ms | |",
+        f"| all {args.hosts} rows drawn (what a widget per cell would pay) | - "
+        f"| {frame['draw_all_rows_ms']:.1f} ms | |",
+        f"| memory held by the model and its inputs (tracemalloc) | - | {result['memory_traced_mb']:.1f} MB | |",
         "",
         "The console's cost includes decoding; its redraws are coalesced (twice a second whatever the message rate).",
     ]

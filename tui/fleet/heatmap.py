@@ -147,6 +147,26 @@ def cell_for(host: HostView, profile: str, metric: Metric) -> HeatCell:
     return HeatCell(value, "measured", f"measured in {domain}" if domain else "measured", domain, record.run_id)
 
 
+_CACHE: dict[tuple[int, str, str, str], tuple[RunRecord, HeatCell]] = {}
+_CACHE_MAX = 200_000
+
+
+def _cached_cell(host: HostView, profile: str, metric: Metric) -> HeatCell:
+    """cell_for, remembered per (record, metric, host status): a redraw of an unchanged fleet reads no figure."""
+    record = host.results.get(profile)
+    if record is None or (host.live_run is not None and host.live_run.profile == profile):
+        return cell_for(host, profile, metric)
+    key = (id(record), metric.name, host.status, host.reason)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is record:
+        return hit[1]
+    if len(_CACHE) > _CACHE_MAX:
+        _CACHE.clear()
+    cell = cell_for(host, profile, metric)
+    _CACHE[key] = (record, cell)
+    return cell
+
+
 def build_grid(hosts: Sequence[HostView], metric: Metric | str = "tokens_per_j",
                cols: Sequence[str] | None = None) -> HeatGrid:
     """Rows are the hosts given (in that order), columns the profiles with a result (or `cols`)."""
@@ -156,7 +176,7 @@ def build_grid(hosts: Sequence[HostView], metric: Metric | str = "tokens_per_j",
     grid = HeatGrid(m, [h.key for h in hosts], [h.label for h in hosts], columns)
     for r, host in enumerate(hosts):
         for c, profile in enumerate(columns):
-            cell = cell_for(host, profile, m)
+            cell = _cached_cell(host, profile, m)
             if cell.state != "empty":
                 grid.cells[(r, c)] = cell
     scaled = [c.value for c in grid.cells.values() if c.value is not None and c.state not in ("failed",)]
