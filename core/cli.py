@@ -24,11 +24,12 @@ from wattfleet.core.errors import ConfigError, UsageError, WattfleetError
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "agent": ("wattfleet.agent.service.cli", "run the on-host agent (gRPC server, zeroconf advertisement)"),
     "discover": ("wattfleet.tui.fleet.discover_cli", "find agents (zeroconf or inventory) and print them"),
-    "demo": ("wattfleet.core.demo", "start a local agent, discover it and show what it reports"),
+    "demo": ("wattfleet.core.demo", "three local agents on loopback, a fleet-wide run, and the console on them"),
     "bench": ("wattfleet.agent.workloads.cli", "run a workload profile locally, without an agent"),
     "telemetry": ("wattfleet.agent.telemetry.cli", "show live power readings from this host's sources"),
     "run": ("wattfleet.tui.fleet.run_cli", "start one profile on several agents and collect the records"),
     "audit": ("wattfleet.tui.fleet.audit_cli", "audit the fleet's power against its budget from saved run records"),
+    "tui": ("wattfleet.tui.cli", "the operator console: live fleet, heatmap, host detail, runs, Pareto view"),
 }
 
 # Modules a subcommand needs that its own imports may not reach before --help: (modules, the extra with them).
