@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -28,6 +29,12 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "telemetry": ("wattfleet.agent.telemetry.cli", "show live power readings from this host's sources"),
     "run": ("wattfleet.tui.fleet.run_cli", "start one profile on several agents and collect the records"),
     "audit": ("wattfleet.tui.fleet.audit_cli", "audit the fleet's power against its budget from saved run records"),
+}
+
+# Modules a subcommand needs that its own imports may not reach before --help: (modules, the extra with them).
+NEEDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "agent": (("onnxruntime",), "agent"),
+    "bench": (("onnxruntime",), "agent"),
 }
 
 EXIT_FAILED = 1
@@ -97,6 +104,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name not in SUBCOMMANDS:
         parser.error(f"unknown command {name!r}; choose from {', '.join(SUBCOMMANDS)}")
     module_name = SUBCOMMANDS[name][0]
+    needed, needed_extra = NEEDS.get(name, ((), ""))
+    absent = [m for m in needed if importlib.util.find_spec(m) is None]
+    if absent:
+        print(f"wattfleet {name}: needs {absent[0]!r}, which is not installed. "
+              f"Install the {needed_extra} extra: pip install 'wattfleet[{needed_extra}]'", file=sys.stderr)
+        return EXIT_USAGE
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
