@@ -46,6 +46,7 @@ def record(
     started_unix_ns: int = 1_700_000_000_000_000_000,
     sweep: list[dict[str, Any]] | None = None,
     state: str = "completed",
+    error: str = "boom",  # a run that did not complete says why
     schema_version: int = 2,  # 1: schema 1's shape; any other than 1 or 2: a schema 2 record saying it
     host_in: str = "top",  # schema 1 only: where the host identity goes: top (host_id), label or hostname
     shared: tuple[str, ...] = (),  # domains shared with other work during the window
@@ -104,7 +105,7 @@ def record(
                    energy, valid, sweep, host_in)
     t0 = MONO0 + 1_000_000_000
     rec = RunRecord(
-        run_id=run_id, state=state, host_id=host, device=dev, error="" if state == "completed" else "boom",
+        run_id=run_id, state=state, host_id=host, device=dev, error="" if state == "completed" else error,
         profile={"name": profile, "load": load}, environment=environment,
         window=Window(started_unix_ns, MONO0, t0, t0 + round(duration_s * 1e9), "limits met"),
         figures=figures, validity=Validity(valid, () if valid else ("too few queries",), duration_s=duration_s),

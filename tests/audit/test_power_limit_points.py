@@ -13,12 +13,13 @@ Fleet budget 500 W, by hand: 250+250 = 475 W for 1650 tok/s; 300+200 = 470 W for
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.audit.synth import record
-from wattfleet.tui.fleet.audit import AuditOptions, Budget, RunSet, audit_run_from_record, run_audit
+from tests.audit.synth import record, write
+from wattfleet.tui.fleet.audit import AuditOptions, Budget, RunSet, audit_run_from_record, load_runs, run_audit
 from wattfleet.tui.fleet.audit.report_data import report_json
 from wattfleet.tui.fleet.audit.report_md import report_markdown
 
@@ -79,3 +80,14 @@ def test_the_device_state_is_outlier_evidence() -> None:
     assert "power limit 40 W (peers: 72 W)" in o.evidence
     assert "throttle reasons seen hw_slowdown, sw_power_cap (peers: none recorded)" in o.evidence
     assert not any(e.startswith(("sm clock", "temperature")) for e in o.evidence)  # the same: no evidence
+
+
+def test_a_host_that_refused_the_sweep_is_a_reason_and_the_rest_is_audited(tmp_path: Path) -> None:
+    refused = record("g3", state="failed", run_id="g3-run",
+                     error="power-limit sweep refused on g3: gpu:0: NVML refused (Insufficient Permissions); nothing "
+                           "was changed")
+    runset = load_runs([write(tmp_path, [_sweep("g1"), _sweep("g2"), refused])])
+    (rej,) = runset.rejected
+    assert rej.host == "g3" and rej.reason.startswith("run failed: power-limit sweep refused on g3: ")
+    report = run_audit(runset, AuditOptions(budget=Budget(500.0, domain="gpu-board", source="test")))
+    assert report.hosts == ["g1", "g2"] and report.allocations[0].tokens_per_s == pytest.approx(1650.0)
