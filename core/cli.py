@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("wattfleet.agent.workloads.cli", "run a workload profile locally, without an agent"),
     "telemetry": ("wattfleet.agent.telemetry.cli", "show live power readings from this host's sources"),
     "run": ("wattfleet.tui.fleet.run_cli", "start one profile on several agents and collect the records"),
+    "sd": ("wattfleet.tui.fleet.sd_cli", "Prometheus service discovery: file_sd/http_sd targets for the agents"),
 }
 
 EXIT_FAILED = 1

@@ -23,16 +23,17 @@ setup() {
     promtool_where_possible
 }
 
-# The /metrics test lints with promtool, from Debian's prometheus package. Install it when we are root
-# on a Debian-like system and it is missing; elsewhere say nothing (the test skips and says why).
+# The /metrics test lints with promtool, and tests/prometheus runs the server itself; both come in
+# Debian's prometheus package. Install it when we are root on a Debian-like system and either is
+# missing; elsewhere say nothing (the tests skip and say why).
 promtool_where_possible() {
-    command -v promtool >/dev/null 2>&1 && return 0
+    command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 && return 0
     [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 || return 0
-    echo "installing Debian's prometheus package (for promtool)" >&2
+    echo "installing Debian's prometheus package (promtool and the server, for tests)" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1 \
         || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1; } \
-        || echo "could not install prometheus; the promtool test will skip" >&2
+        || echo "could not install prometheus; the promtool and Prometheus server tests will skip" >&2
 }
 
 case "${1:-}" in
