@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("wattfleet.tui.fleet.run_cli", "start one profile on several agents and collect the records"),
     "audit": ("wattfleet.tui.fleet.audit_cli", "audit the fleet's power against its budget from saved run records"),
     "tui": ("wattfleet.tui.cli", "the operator console: live fleet, heatmap, host detail, runs, Pareto view"),
+    "sd": ("wattfleet.tui.fleet.sd_cli", "Prometheus service discovery: file_sd/http_sd targets for the agents"),
 }
 
 # Modules a subcommand needs that its own imports may not reach before --help: (modules, the extra with them).
