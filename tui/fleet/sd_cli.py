@@ -246,7 +246,7 @@ class Discovery:
 
     async def _info(self, endpoint: AgentEndpoint) -> AgentInfo | None:
         from wattfleet.core.client import AgentClient
-        from wattfleet.tui.fleet.discover_cli import endpoint_auth
+        from wattfleet.tui.fleet.auth import endpoint_auth
 
         try:
             token, ca = endpoint_auth(endpoint, self.token, self.args.tls_ca, self.credentials)
