@@ -290,6 +290,8 @@ def run_profile(profile: Profile, *, model_dirs: Sequence[Path] = (), cache_dir:
             record.environment.update(source.environment())
             profile = dataclasses.replace(profile, load=source.resolve_load(profile.load))
         record.cold_start = runner.cold_start.to_dict()
+        if record.environment.get("provider_used") == "CPUExecutionProvider":
+            record.device = "cpu"  # it fell back, or asked for the CPU: its energy is the CPU's (METRICS.md)
         if on_environment is not None:
             on_environment(record)
         if profile.load.scenario == "sweep":

@@ -27,9 +27,9 @@ from wattfleet.core.client import AgentClient, AgentError, read_token_file
 from wattfleet.core.errors import UsageError, WattfleetError
 from wattfleet.core.model import API_NAME, ENDED_STATES, Figure, Notice, PhaseChange, Progress, RunRecord, RunSpec
 from wattfleet.core.recordfile import Written, check_out_folder, write_record
+from wattfleet.tui.fleet.auth import endpoint_auth
 from wattfleet.tui.fleet.credentials import Credentials, load_credentials
 from wattfleet.tui.fleet.directory import AgentDirectory
-from wattfleet.tui.fleet.discover_cli import endpoint_auth
 from wattfleet.tui.fleet.discovery import ZeroconfBrowser
 from wattfleet.tui.fleet.endpoints import AgentEndpoint
 from wattfleet.tui.fleet.inventory import load_inventory
