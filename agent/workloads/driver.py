@@ -90,12 +90,12 @@ def _environment(runner: Any) -> dict[str, Any]:
 
 
 def _run_scenario(runner: Any, load: LoadConfig, scenario: str, observer: RunObserver | None,
-                  cancel: threading.Event, label: str = "", ctx: _Context | None = None
+                  cancel: threading.Event, label: str = "", ctx: _Context | None = None, source: Any = None
                   ) -> tuple[Recorder, Window, list[int]]:
     rec = Recorder(load, None, cancel, label or scenario)
     meter = ctx.cpu_meter if ctx else None
     rec.observer = _Watch(observer, rec, meter) if observer is not None or meter is not None else None
-    ex = QueryExecutor(runner, load, rec)
+    ex = QueryExecutor(runner, load, rec, source)
     if load.warmup_queries:
         _phase(observer, "warmup", f"{load.warmup_queries} queries")
     offsets: list[int] = []
@@ -166,7 +166,7 @@ def _loadgen_dir(loadgen_dir: Path | None, cache_dir: Path | None, run_id: str) 
 
 
 def _sweep(runner: Any, profile: Profile, record: RunRecord, observer: RunObserver | None,
-           cancel: threading.Event, ctx: _Context) -> None:
+           cancel: threading.Event, ctx: _Context, source: Any = None) -> None:
     """Run the inner scenario once per value; stop at saturation (see SATURATION_GAIN, LATENCY_BLOWUP)."""
     load = profile.load
     over = load.sweep.over
@@ -183,7 +183,7 @@ def _sweep(runner: Any, profile: Profile, record: RunRecord, observer: RunObserv
             changes["warmup_queries"] = 0  # the runner is warm after the first level
         level_load = dataclasses.replace(load, scenario=inner, **changes)
         label = f"sweep {over}={value:g} ({i + 1}/{len(load.sweep.values)})"
-        rec, window, offsets = _run_scenario(runner, level_load, inner, observer, cancel, label, ctx)
+        rec, window, offsets = _run_scenario(runner, level_load, inner, observer, cancel, label, ctx, source)
         if rec.error is not None:
             raise rec.error
         sub = record_of(f"{record.run_id}/{over}={value:g}",
@@ -210,6 +210,7 @@ def _sweep(runner: Any, profile: Profile, record: RunRecord, observer: RunObserv
         record.figures = list(peak.figures)
         record.energy = list(peak.energy)
         record.host_cpu = peak.host_cpu
+        record.task = peak.task
         record.window = peak.window
         record.validity = Validity(
             valid=all(s.validity.valid for s in record.sweep),
@@ -224,9 +225,11 @@ def _sweep(runner: Any, profile: Profile, record: RunRecord, observer: RunObserv
                                         f"or {lat_name} > {LATENCY_BLOWUP:g} x the first level's"})
 
 
-def _quality(runner: Any, profile: Profile, model_dirs: Sequence[Path], cache_dir: Path | None) -> dict[str, Any]:
+def _quality(runner: Any, profile: Profile, model_dirs: Sequence[Path], cache_dir: Path | None,
+             source: Any = None) -> dict[str, Any]:
     """Answers against quality.reference_model and/or quality.reference_provider (checked before the run
-    by runners.for_profile.check_reference), with the profile's thresholds."""
+    by runners.for_profile.check_reference), with the profile's thresholds; on the profile's own items
+    (answer agreement and both success rates) when it has them."""
     from wattfleet.agent.workloads.quality import compare_with_reference
     from wattfleet.agent.workloads.runners import open_runner
     from wattfleet.agent.workloads.runners.for_profile import reference_model, reference_runtime
@@ -235,6 +238,10 @@ def _quality(runner: Any, profile: Profile, model_dirs: Sequence[Path], cache_di
     reference = open_runner(reference_model(profile), reference_runtime(profile), model_dirs=model_dirs,
                             cache_dir=cache_dir)
     try:
+        if source is not None and source.uses_items:
+            return dict(compare_with_reference(runner, reference, items=source.prompts, grader=source.grader,
+                                               eos_token_id=source.eos_ids or None,
+                                               min_token_agreement=q.min_token_agreement, min_cosine=q.min_cosine))
         return dict(compare_with_reference(runner, reference, max_new_tokens=min(16, profile.load.output_tokens),
                                            seed=profile.load.seed, min_token_agreement=q.min_token_agreement,
                                            min_cosine=q.min_cosine))
@@ -272,32 +279,42 @@ def run_profile(profile: Profile, *, model_dirs: Sequence[Path] = (), cache_dir:
 
             require()
         from wattfleet.agent.workloads.runners.for_profile import open_profile, wants_reference
+        from wattfleet.agent.workloads.traffic.source import load_files, open_source, uses_traffic
 
+        files = load_files(profile.traffic, profile.load) if uses_traffic(profile) else None  # before the model
         opened = open_profile(profile, model_dirs=model_dirs, cache_dir=cache_dir)
         runner, profile = opened.runner, opened.profile
+        source = open_source(profile, runner, files)  # every prompt and answer checked before any query
         record.environment = _environment(runner)
+        if source is not None:
+            record.environment.update(source.environment())
+            profile = dataclasses.replace(profile, load=source.resolve_load(profile.load))
         record.cold_start = runner.cold_start.to_dict()
         if record.environment.get("provider_used") == "CPUExecutionProvider":
             record.device = "cpu"  # it fell back, or asked for the CPU: its energy is the CPU's (METRICS.md)
         if on_environment is not None:
             on_environment(record)
         if profile.load.scenario == "sweep":
-            _sweep(runner, profile, record, observer, cancel, ctx)
+            _sweep(runner, profile, record, observer, cancel, ctx, source)
         elif profile.load.harness == "loadgen":
             _run_loadgen(runner, profile, record, observer, cancel, ctx,
                          _loadgen_dir(loadgen_dir, cache_dir, record.run_id))
         else:
             rec, window, offsets = _run_scenario(runner, profile.load, profile.load.scenario, observer, cancel,
-                                                 ctx=ctx)
+                                                 ctx=ctx, source=source)
             if rec.error is not None:
                 raise rec.error
             record.schedule_offsets_ns = offsets
             _fill(record, profile, profile.load, profile.load.scenario, rec, window, ctx)
+        if source is not None:  # what was sent, over every level of a sweep
+            sent = [q for r in (record.sweep or [record]) for q in r.queries]
+            record.workload = source.record_block([q.query_id for q in sent if not q.warmup],
+                                                  [q.query_id for q in sent if q.warmup])
         if wants_reference(profile) and not cancel.is_set():
             _phase(observer, "measuring", "comparing answers with "
                    f"{profile.quality.reference_model or profile.model.builtin or profile.model.path} on "
                    f"{profile.quality.reference_provider or profile.runtime.provider}")
-            record.quality = _quality(runner, profile, model_dirs, cache_dir)
+            record.quality = _quality(runner, profile, model_dirs, cache_dir, source)
         record.state = "cancelled" if cancel.is_set() else "completed"
     except WattfleetError as exc:
         record.state, record.error = "failed", str(exc)
