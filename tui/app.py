@@ -166,7 +166,8 @@ class WattfleetApp(App[int]):
 
         self.push_screen(ParetoScreen(list(keys)))
 
-    def open_audit(self, keys: Sequence[str] = ()) -> None:
+    def open_audit(self, keys: Sequence[str] | None = None) -> None:
+        """The audit of these hosts' runs (None: every host the console knows)."""
         from wattfleet.tui.screens.audit import AuditScreen
 
-        self.push_screen(AuditScreen(list(keys)))
+        self.push_screen(AuditScreen(None if keys is None else list(keys)))

@@ -116,6 +116,10 @@ async def test_no_budget_is_said_and_only_the_runs_on_screen_are_audited() -> No
         assert text_of(screen, "#budget-notes") == NO_BUDGET
         assert "Not computed: give --budget FILE" in text_of(screen, "#allocation-notes")
         assert "no budget" in text_of(screen, "#audit-title")
+        await pilot.press("escape", "slash", *"nobody-has-this-name", "enter")
+        screen = await open_audit(pilot)  # a filter that leaves no host audits nothing, and says so
+        assert screen.outcome is not None and screen.outcome.report is None
+        assert "nothing to audit: no completed run among the 0 on screen" in text_of(screen, "#audit-status")
 
 
 async def test_a_budget_group_no_host_carries_is_one_line_and_the_rest_is_audited() -> None:

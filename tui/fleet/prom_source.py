@@ -53,7 +53,8 @@ class PrometheusSource:
     def apply(self, model: FleetModel, snap: FleetSnapshot) -> None:
         """Fold one snapshot into the model; the status line says what Prometheus answered."""
         self.last = snap
-        model.set_source_status(self.name, SourceLine(snap.status.level, snap.status.message))
+        message = snap.status.message.removeprefix(f"{self.url}: ")  # the line is already named by the URL
+        model.set_source_status(self.name, SourceLine(snap.status.level, message))
         answered: set[str] = set()
         for h in snap.hosts:
             key = host_key(h.host_id)

@@ -69,10 +69,10 @@ class AuditScreen(Screen[None]):
           for i, (name, label) in enumerate(PANES)),
     ]
 
-    def __init__(self, keys: list[str]) -> None:
+    def __init__(self, keys: list[str] | None = None) -> None:
         super().__init__()
         self.ready = False  # the app's tick redraws only mounted screens
-        self.keys = keys  # the hosts of the fleet screen's filter
+        self.keys = keys  # the hosts of the fleet screen's filter (an empty filter audits nothing); None: all
         self.outcome: AuditOutcome | None = None
         self.running = False
         self._audited = 0  # run records the shown audit read
@@ -115,7 +115,7 @@ class AuditScreen(Screen[None]):
     # --- the audit, in a worker thread -----------------------------------------------------------------
 
     def _records(self) -> list[RunRecord]:
-        return self.wapp.model.records(self.keys or None)
+        return self.wapp.model.records(self.keys)
 
     def rerun(self) -> None:
         records = self._records()
