@@ -5,7 +5,8 @@ Refusals are RpcError with the gRPC status code name the servicer answers with:
 - INVALID_ARGUMENT: a bad profile, override, label or device selector (the validation message);
 - PERMISSION_DENIED: a model path outside the agent's model directories (after resolving symlinks),
   or a TensorRT cache directory outside the agent's data directory;
-- NOT_FOUND: a profile name the agent does not know.
+- NOT_FOUND: a profile name the agent does not know;
+- FAILED_PRECONDITION: a power-limit sweep on an agent not started with --allow-power-limits.
 """
 
 from __future__ import annotations
@@ -114,6 +115,18 @@ def check_model_path(path: str, model_dirs: Sequence[Path]) -> str:
     )
 
 
+def _check_power_limits(profile: Profile, config: AgentConfig) -> None:
+    """A power-limit sweep changes the host's power limits: only where its owner allowed it."""
+    from wattfleet.agent.workloads.config import sweeps_power_limit
+
+    if sweeps_power_limit(profile.load) and not config.allow_power_limits:
+        raise RpcError(
+            "FAILED_PRECONDITION",
+            f"{profile.name}: load.sweep.over = \"power_limit\" sets this host's power limits, which this agent "
+            f"({config.host_id or 'this host'}) does not allow; its owner can start it with --allow-power-limits",
+        )
+
+
 def prepare(spec: RunSpec, config: AgentConfig) -> Prepared:
     """Check a spec from the wire and resolve it to the profile that will run."""
     from wattfleet.agent.workloads.profile import apply_overrides, load_profile_text, profile_to_dict
@@ -176,6 +189,7 @@ def prepare(spec: RunSpec, config: AgentConfig) -> Prepared:
                 f"runtime.cache_dir {profile.runtime.cache_dir!r} is outside the agent's cache directory "
                 f"{cache_root}; leave it empty to use that one",
             )
+    _check_power_limits(profile, config)
     device = spec.device or ("cpu" if profile.runtime.provider == "cpu" else f"gpu:{profile.runtime.device_id}")
     if spec.device == "cpu" and profile.runtime.provider != "cpu":
         raise RpcError(
