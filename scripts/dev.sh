@@ -20,19 +20,26 @@ setup() {
         "$VENV/bin/python" -m pip install -q -e '.[dev]' >&2
         touch "$stamp"
     fi
-    promtool_where_possible
 }
 
-# The /metrics test lints with promtool, from Debian's prometheus package. Install it when we are root
-# on a Debian-like system and it is missing; elsewhere say nothing (the test skips and says why).
-promtool_where_possible() {
-    command -v promtool >/dev/null 2>&1 && return 0
+# Tests use real programs from Debian's packages: prometheus (the server and promtool), chromium (HTML
+# screenshots), tmux (the console as a person sees it), shellcheck (scripts/gpu_check.sh). Install the
+# missing ones when we are root on a Debian-like system; elsewhere say nothing (each test skips and says why).
+DEBIAN_TOOLS=("prometheus:prometheus" "promtool:prometheus" "chromium:chromium" "tmux:tmux" "shellcheck:shellcheck")
+system_tools_where_possible() {
     [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 || return 0
-    echo "installing Debian's prometheus package (for promtool)" >&2
+    local missing=() item
+    for item in "${DEBIAN_TOOLS[@]}"; do
+        command -v "${item%%:*}" >/dev/null 2>&1 || missing+=("${item#*:}")
+    done
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+    echo "installing Debian packages the tests use: ${missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1 \
-        || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1; } \
-        || echo "could not install prometheus; the promtool test will skip" >&2
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 \
+        || { apt-get update -q >/dev/null 2>&1 \
+             && apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1; } \
+        || echo "could not install ${missing[*]}; the tests that need them will skip and say why" >&2
 }
 
 case "${1:-}" in
@@ -42,7 +49,7 @@ case "${1:-}" in
         shift; setup
         exec "$VENV/bin/wattfleet" demo "$@" ;;
     test)
-        shift; setup
+        shift; setup; system_tools_where_possible
         echo "== ruff" >&2
         "$VENV/bin/ruff" check .
         echo "== mypy" >&2

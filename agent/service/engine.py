@@ -196,6 +196,12 @@ def prepare(spec: RunSpec, config: AgentConfig) -> Prepared:
             "INVALID_ARGUMENT",
             f"RunSpec.device 'cpu' but the profile's runtime.provider is {profile.runtime.provider!r}",
         )
+    if spec.device.startswith("gpu:") and profile.runtime.provider == "cpu":
+        raise RpcError(
+            "INVALID_ARGUMENT",
+            f"RunSpec.device {spec.device!r} but the profile's runtime.provider is 'cpu': the run would not use "
+            "that GPU; set runtime.provider (cuda, tensorrt) or leave device empty",
+        )
     return Prepared(profile, text, profile_to_dict(profile), device, tuple(notes))
 
 

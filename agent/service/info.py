@@ -12,9 +12,9 @@ import socket
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 from wattfleet.agent.service.config import AgentConfig
+from wattfleet.agent.telemetry.cpu import estimate_tdp_w
 from wattfleet.core import __version__
 from wattfleet.core.model import AgentInfo, Device, ExecutionProvider, PowerSource
 
@@ -49,11 +49,6 @@ def runtime_versions() -> dict[str, str]:
 
 # ONNX Runtime's provider names -> the runtime.provider value that selects them.
 PROVIDER_OF = {"CPUExecutionProvider": "cpu", "CUDAExecutionProvider": "cuda", "TensorrtExecutionProvider": "tensorrt"}
-
-
-def estimate_tdp_w(sources: Any) -> float | None:
-    """The TDP behind the "estimated" domain, when that source is in use."""
-    return next((float(s.tdp_w) for s in sources if getattr(s, "name", "") == "estimated"), None)
 
 
 def collect_info(config: AgentConfig, host_id: str, started_unix_ns: int) -> AgentInfo:

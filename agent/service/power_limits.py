@@ -7,20 +7,9 @@ see the same powercap tree.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from wattfleet.agent.service.config import AgentConfig
 from wattfleet.agent.service.journal import Journal
-from wattfleet.agent.telemetry.limits import PowerLimits, restore_journaled
-
-
-def rapl_root(power_sources: Sequence[str]) -> str:
-    """The root of the first `rapl:ROOT` source spec, else "/"."""
-    for spec in power_sources:
-        kind, _, arg = spec.strip().partition(":")
-        if kind == "rapl" and arg:
-            return arg
-    return "/"
+from wattfleet.agent.telemetry.limits import PowerLimits, rapl_root, restore_journaled
 
 
 def power_limits_for(config: AgentConfig, journal: Journal) -> PowerLimits | None:

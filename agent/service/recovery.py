@@ -81,9 +81,10 @@ def rebuild_record(run: StoredRun, queries: Sequence[Query], points: Sequence[En
     """The record of a run cut short, from the journal (see the module docstring)."""
     from wattfleet.agent.workloads.config import LoadConfig
     from wattfleet.agent.workloads.record import fill_measured, record_of, window_from_queries
+    from wattfleet.agent.workloads.scenarios import resolve_load
 
     profile = _profile(run)
-    load = profile.load if profile is not None else LoadConfig()
+    load = resolve_load(profile.load if profile is not None else LoadConfig())
     record = record_of(run.run_id, profile=run.profile_dict, profile_text=run.profile_text, host_id=run.host_id,
                        device=run.device, labels=run.labels, anchor_unix_ns=run.anchor_unix_ns,
                        anchor_mono_ns=run.anchor_mono_ns, started_unix_ns=run.started_unix_ns)
@@ -92,7 +93,8 @@ def rebuild_record(run: StoredRun, queries: Sequence[Query], points: Sequence[En
     window = window_from_queries(load.scenario, queries, load.concurrency, load.batch_size)
     energy = energy_from_points(points, window.t0_ns, window.t1_ns)
     fill_measured(record, scenario=load.scenario, load=load, slo=profile.slo if profile is not None else None,
-                  queries=list(queries), window=window, energy=energy, rebuilt_note=REBUILT_NOTE)
+                  queries=list(queries), window=window, energy=energy, rebuilt_note=REBUILT_NOTE,
+                  percentile_method=profile.figures.percentiles if profile is not None else "loadgen")
     return record
 
 
@@ -111,4 +113,4 @@ def partial_figures(run: StoredRun | None, profile_dict: dict[str, Any], queries
     if not window.measured:
         return []
     return [Figure.from_dict(f).with_low_confidence()
-            for f in summarize(list(queries), window.t0_ns, window.t1_ns, profile.slo)]
+            for f in summarize(list(queries), window.t0_ns, window.t1_ns, profile.slo, profile.figures.percentiles)]

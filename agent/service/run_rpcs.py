@@ -74,8 +74,7 @@ class RunServices:
             self.exporter = Exporter(self.metrics, config.metrics_port, addr=config.listen_host)
             port = self.exporter.start()
             log.warning("Prometheus metrics on http://%s:%d/metrics", config.listen_host, port)
-        from wattfleet.agent.service.info import estimate_tdp_w
-        from wattfleet.agent.telemetry.cpu import CpuMeter
+        from wattfleet.agent.telemetry.cpu import CpuMeter, estimate_tdp_w
 
         meter = CpuMeter(tdp_w=estimate_tdp_w(getattr(self.sampler, "sources", ())))
         self._manager = RunManager(config, self.host_id, self.journal, self.metrics, sampler=self.sampler,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from wattfleet.core.model import HostCpu
@@ -67,3 +68,11 @@ class CpuMeter:
         return HostCpu(host_util_pct=host_pct, agent_share_pct=agent_pct, contended=others > CONTENDED_OTHERS_PCT,
                        tdp_w=self.tdp_w, details={"others_pct": others, "cores": self.cores,
                                                   "contended_above_pct": CONTENDED_OTHERS_PCT})
+
+
+def estimate_tdp_w(sources: Iterable[object]) -> float | None:
+    """The TDP behind the "estimated" domain, when that source is among `sources`."""
+    for s in sources:
+        if getattr(s, "name", "") == "estimated":
+            return float(getattr(s, "tdp_w"))  # noqa: B009
+    return None

@@ -178,6 +178,15 @@ class RaplLimit:
         return None
 
 
+def rapl_root(power_sources: Sequence[str]) -> str:
+    """The root of the first `rapl:ROOT` power source spec, else "/": limits and telemetry read one tree."""
+    for spec in power_sources:
+        kind, _, arg = spec.strip().partition(":")
+        if kind == "rapl" and arg:
+            return arg
+    return "/"
+
+
 def rapl_zones(reader: SysfsReader) -> list[str]:
     """The top-level package zones (intel-rapl:N named package-*), in order."""
     base = reader.path(POWERCAP)

@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "an existing file is never overwritten: a -1, -2, ... suffix is added")
     p.add_argument("--json", action="store_true", help="print the record to stdout (the summary goes to stderr)")
     p.add_argument("--no-energy", action="store_true", help="do not sample power during the run")
+    p.add_argument("--power-source", action="append", default=[], metavar="SPEC",
+                   help="power source spec, e.g. rapl, estimated:tdp_w=65, replay:trace.csv (repeatable; "
+                        "default: every source found on this host)")
+    p.add_argument("--tdp-w", type=float, metavar="W",
+                   help="TDP behind the 'estimated' domain (CPU utilisation x TDP) where no CPU power is measured; "
+                        "recorded beside every figure it makes")
     p.add_argument("--idle-s", type=float, default=0.0, metavar="SECONDS",
                    help="measure idle power this long before the run (reported beside, never subtracted)")
     p.add_argument("--all-figures", action="store_true", help="show every percentile in the summary")
@@ -195,26 +201,26 @@ def resolve(args: argparse.Namespace) -> tuple[Profile, str, list[Path]]:
     return apply_overrides(profile, overrides), text, model_dirs
 
 
-def _power_limits(profile: Profile, allowed: bool) -> Any:
+def _power_limits(profile: Profile, allowed: bool, specs: Sequence[str] = ()) -> Any:
     """The consent a power-limit sweep needs (refused before anything runs without the flag), or None."""
     if sweeps_power_limit(profile.load) and not allowed:
         raise UsageError(f"{profile.source or profile.name}: load.sweep.over = \"power_limit\" changes this host's "
                          "power limits; add --allow-power-limits to let it (the original is put back at the end)")
     if not allowed:
         return None
-    from wattfleet.agent.telemetry.limits import PowerLimits
+    from wattfleet.agent.telemetry.limits import PowerLimits, rapl_root
 
-    return PowerLimits()
+    return PowerLimits(root=rapl_root(specs))  # RAPL limits under the same root as a rapl:ROOT power source
 
 
-def _start_sampler(stream: Any) -> Any:
+def _start_sampler(stream: Any, tdp_w: float | None = None, specs: Sequence[str] = ()) -> Any:
     """A started telemetry sampler over this host's power sources, or None (and a note why)."""
     try:
         from wattfleet.agent.telemetry import Sampler, build_sources
     except ImportError as exc:
         stream.write(f"energy: not measured (telemetry unavailable: {exc})\n")
         return None
-    sources, _statuses = build_sources()
+    sources, _statuses = build_sources(specs, tdp_w=tdp_w)
     if not sources:
         stream.write("energy: not measured (no power source on this host)\n")
         return None
@@ -276,8 +282,10 @@ def main(argv: Sequence[str]) -> int:
         return _list(sys.stdout)
     if args.idle_s < 0:
         raise UsageError(f"--idle-s {args.idle_s:g}: expected 0 (no idle measurement) or more seconds")
+    if args.tdp_w is not None and not 0 < args.tdp_w <= 10_000:
+        raise UsageError(f"--tdp-w {args.tdp_w:g}: expected watts in (0, 10000]")
     profile, text, model_dirs = resolve(args)
-    power_limits = _power_limits(profile, args.allow_power_limits)
+    power_limits = _power_limits(profile, args.allow_power_limits, args.power_source)
     folder, name = out_target(args.out, profile.name)
     err = sys.stderr
     if power_limits is not None and sweeps_power_limit(profile.load):
@@ -287,15 +295,18 @@ def main(argv: Sequence[str]) -> int:
     progress = Progress(err)
     cancel = threading.Event()
     with ctrl_c_cancels(cancel, err) as interrupted:
-        sampler = None if args.no_energy else _start_sampler(err)
+        sampler = None if args.no_energy else _start_sampler(err, args.tdp_w, args.power_source)
         try:
             if sampler is not None and args.idle_s > 0:
                 err.write(f"idle: measuring idle power for {args.idle_s:g} s\n")
                 sampler.idle_baseline(args.idle_s)
+            from wattfleet.agent.telemetry.cpu import CpuMeter, estimate_tdp_w
             from wattfleet.agent.workloads.driver import run_profile
 
+            meter = CpuMeter(tdp_w=estimate_tdp_w(getattr(sampler, "sources", ())))
             record = run_profile(profile, model_dirs=model_dirs, cache_dir=args.cache_dir, observer=progress,
-                                 cancel=cancel, sampler=sampler, profile_text=text, power_limits=power_limits)
+                                 cancel=cancel, sampler=sampler, profile_text=text, cpu_meter=meter,
+                                 loadgen_dir=folder / (Path(name).stem + "-mlperf"), power_limits=power_limits)
         finally:
             if sampler is not None:
                 sampler.stop()

@@ -366,6 +366,8 @@ def run_profile(profile: Profile, *, model_dirs: Sequence[Path] = (), cache_dir:
         runner, profile = opened.runner, opened.profile
         record.environment = _environment(runner)
         record.cold_start = runner.cold_start.to_dict()
+        if record.environment.get("provider_used") == "CPUExecutionProvider":
+            record.device = "cpu"  # it fell back, or asked for the CPU: its energy is the CPU's (METRICS.md)
         if on_environment is not None:
             on_environment(record)
         if profile.load.scenario == "sweep":
