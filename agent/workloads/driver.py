@@ -245,7 +245,7 @@ def _sweep(runner: Any, profile: Profile, record: RunRecord, observer: RunObserv
             low_confidence=any(s.validity.low_confidence for s in record.sweep),
             percentile_method=peak.validity.percentile_method,
             details={"peak": peak.run_id,
-                     "saturation_rule": "none: every power limit is a step" if pl else
+                     "saturation_rule": "every power limit is a step (no saturation stop)" if pl else
                                         f"stop when {thr_name} < {SATURATION_GAIN:g} x best so far, "
                                         f"or {lat_name} > {LATENCY_BLOWUP:g} x the first level's"})
 
@@ -350,6 +350,8 @@ def run_profile(profile: Profile, *, model_dirs: Sequence[Path] = (), cache_dir:
                        started_unix_ns=time.time_ns())
     ctx = _Context(sampler, cpu_meter, other_devices)
     _phase(observer, "preparing", f"opening {profile.model.builtin or profile.model.path}")
+    from wattfleet.agent.telemetry.limits import LimitError
+
     runner = None
     limits = None
     try:
@@ -368,6 +370,10 @@ def run_profile(profile: Profile, *, model_dirs: Sequence[Path] = (), cache_dir:
         record.cold_start = runner.cold_start.to_dict()
         if record.environment.get("provider_used") == "CPUExecutionProvider":
             record.device = "cpu"  # it fell back, or asked for the CPU: its energy is the CPU's (METRICS.md)
+        if limits is not None and limits.device != record.device:
+            raise LimitError(f"power-limit sweep stopped on {record.host_id}: it sets the limit of {limits.device}, "
+                             f"but the run fell back to {record.device} ({record.environment.get('fallback_reason')}"
+                             "); no limit was changed")
         if on_environment is not None:
             on_environment(record)
         if profile.load.scenario == "sweep":

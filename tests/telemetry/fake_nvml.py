@@ -42,13 +42,18 @@ class FakeGpu:
 
 
 class FakeNvml:
-    """Stands in for the `pynvml` module. Simulated time moves only by `set_tick(n)`, `tick_s` a tick."""
+    """Stands in for the `pynvml` module. Simulated time moves by `set_tick(n)`, `tick_s` a tick, or with
+    `clock` (seconds, e.g. time.monotonic) on every call, for live samplers. Board power never exceeds the
+    GPU's power limit, as a real board's does not for long."""
 
-    def __init__(self, gpus: list[FakeGpu], tick_s: float = 0.1, init_error: int | None = None) -> None:
+    def __init__(self, gpus: list[FakeGpu], tick_s: float = 0.1, init_error: int | None = None,
+                 clock: Callable[[], float] | None = None) -> None:
         self.gpus = gpus
         self.tick_s = tick_s
         self.tick = 0
         self.init_error = init_error
+        self.clock = clock
+        self._t0 = clock() if clock is not None else 0.0
         self.init_count = 0  # NVML counts nvmlInit calls; the last nvmlShutdown shuts it down
 
     @property
@@ -64,6 +69,8 @@ class FakeNvml:
     def _gpu(self, handle: int, fn: str) -> FakeGpu:
         if not self.initialised:
             raise pynvml.NVMLError(pynvml.NVML_ERROR_UNINITIALIZED)
+        if self.clock is not None:
+            self.set_tick(max(self.tick, int((self.clock() - self._t0) / self.tick_s)))
         g = self.gpus[handle]
         g.calls.append(fn)
         del g.calls[:-100]
@@ -111,7 +118,7 @@ class FakeNvml:
             values[i].valueType = pynvml.NVML_VALUE_TYPE_UNSIGNED_INT
             mw: int | None = None
             if fid == pynvml.NVML_FI_DEV_POWER_INSTANT and scope == pynvml.NVML_POWER_SCOPE_GPU:
-                mw = g.power_mw(self.tick) if g.instant_supported else None
+                mw = min(g.power_mw(self.tick), g.limit_mw) if g.instant_supported else None
             elif fid == pynvml.NVML_FI_DEV_POWER_INSTANT and scope == pynvml.NVML_POWER_SCOPE_MODULE:
                 mw = g.module_mw
             elif fid == pynvml.NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION and g.energy_supported \
@@ -144,7 +151,7 @@ class FakeNvml:
         """Move simulated time on; each GPU's counter gains its board power over the ticks passed."""
         for g in self.gpus:
             for t in range(self.tick, tick):
-                g.energy_mj += int(g.power_mw(t) * self.tick_s)
+                g.energy_mj += int(min(g.power_mw(t), g.limit_mw) * self.tick_s)
         self.tick = tick
 
     def nvmlDeviceGetUtilizationRates(self, handle: int) -> Any:
