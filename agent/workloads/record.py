@@ -105,6 +105,9 @@ def fill_measured(record: RunRecord, *, scenario: str, load: LoadConfig, slo: Sl
     record.window = Window(record.window.anchor_unix_ns, record.window.anchor_mono_ns, window.t0_ns, window.t1_ns,
                            window.ended_by, window.notes, window.source)
     record.host_cpu = host_cpu
+    if device_state is None and rebuilt_note and "device_state" not in record.environment:
+        device_state = {"device": record.device, "note": "not kept: device samples are not journaled, and the "
+                                                         "agent stopped before the run ended"}
     if device_state is not None:
         record.environment = with_device_state(record.environment, device_state)
     figures = [Figure.from_dict(f)

@@ -202,7 +202,7 @@ def test_gpu_sweep_against_the_fake_nvml(tmp_path: Path, cache: Path, cuda: None
         power = sub.headline("power_avg_w")
         assert sub.headline_domain == "gpu-board:0" and power is not None and power.value is not None
         assert power.value == pytest.approx(min(280.0, value), rel=0.1)  # the board draws what the limit allows
-        assert sub.environment["device_state"]["start"]["power_limit_w"] == value
+        assert sub.environment["device_state"]["end"]["power_limit_w"] == value  # read by NVML in the window
 
 
 def test_a_gpu_run_that_falls_back_to_the_cpu_changes_no_gpu_limit(tmp_path: Path, cache: Path) -> None:
