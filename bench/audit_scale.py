@@ -1,7 +1,8 @@
 """The audit at fleet scale: 10,000 run records from 1,000 hosts, and the optimiser on 1,000 hosts x 12 points.
 
-Part 1, audit: writes 10,000 synthetic schema-1 records (1,000 hosts in 50 racks of 20 and 10 sites;
-2 profiles x 5 rates per host) as JSON files, then runs the real command on them in a child process,
+Part 1, audit: writes 10,000 synthetic schema-2 records (core's RunRecord.to_dict, the writer `wattfleet
+run` uses; 1,000 hosts in 50 racks of 20 and 10 sites; 2 profiles x 5 rates per host) as JSON files,
+then runs the real command on them in a child process,
 `wattfleet audit --records DIR --budget B --format json --out F --parquet P --profile decoder-server`
 (fleet + 50 rack + 10 site budgets; the optimiser on one profile, 1,000 hosts x 5 points, with its
 next-watt re-solves), and reports its wall time and peak RSS; then, in this process, the time of
@@ -247,7 +248,7 @@ def main() -> int:
     (args.out / "audit_scale.json").write_text(json.dumps(doc, indent=2) + "\n")
     md = ["# audit_scale", "", env + ".", "", f"Command: `{command}`", "",
           "## The audit: 10,000 records" if audit["records"] == 10000 else "## The audit", "",
-          f"{audit['records']} synthetic schema-1 records from {audit['hosts']} hosts (2 profiles x 5 rates each), "
+          f"{audit['records']} synthetic schema-2 records from {audit['hosts']} hosts (2 profiles x 5 rates each), "
           f"read from JSON files; budget: fleet + {audit['budget_lines'] - 1} group budgets (sites and racks).", "",
           f"- the command, in a child process: **{audit['cli_wall_s']} s**, peak RSS "
           f"**{audit['cli_peak_rss_mib']} MiB** (`{audit['command']}`)",

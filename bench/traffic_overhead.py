@@ -101,11 +101,13 @@ def main() -> None:
         runner.close()
     med = {k: us(int(statistics.median(v))) for k, v in cost.items()}
     ours = med["order_and_length"] + med["tokenise"] + med["grade"]
+    per_query = med["order_and_length"] + med["grade"]  # a run tokenises each item once, while preparing
     result: dict[str, Any] = {
         "model": args.model, "provider": env["provider_used"], "device": env["device"]["name"],
         "cpu_count": env["threads"]["cpu_count"], "requests": args.requests, "new_tokens": args.new_tokens,
         "median_prompt_tokens": statistics.median(prompt_lens),
         "median_us": med, "traffic_over_generate": ours / med["generate"],
+        "per_query_over_generate": per_query / med["generate"],
         "python": platform.python_version(),
     }
     command = (f".venv/bin/python bench/traffic_overhead.py --model {args.model} --requests {args.requests} "
@@ -123,13 +125,15 @@ Model `{args.model}`, {result['provider']}, 1 intra-op thread, {args.requests} t
 | per request | median (us) |
 |---|---|
 | item order + length draw | {med['order_and_length']:.1f} |
-| tokenise the prompt (`tokenizers`) | {med['tokenise']:.1f} |
+| tokenise the prompt (`tokenizers`; a run does it once per item, while preparing) | {med['tokenise']:.1f} |
 | grade: decode, cut at EOS, last-number score | {med['grade']:.1f} |
 | model: `runner.generate` | {med['generate']:.1f} |
 
-Traffic and scoring / model time: **{result['traffic_over_generate']:.2%}**. The model is the smallest
-built-in; tokenising and grading depend on prompt and answer length, not on the model, so beside a larger
-model their share is smaller. Each step is timed between generate calls, as in a run (caches not warm).
+Traffic and scoring / model time: **{result['traffic_over_generate']:.2%}** with tokenising; what a run
+adds to each query (item order, and grading after its last token, outside every latency):
+**{result['per_query_over_generate']:.2%}**. The model is the smallest built-in; tokenising and grading
+depend on prompt and answer length, not on the model, so beside a larger model their share is smaller.
+Each step is timed between generate calls, as in a run (caches not warm).
 
 Command: `{command}`
 """

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -23,11 +24,19 @@ from wattfleet.core.errors import ConfigError, UsageError, WattfleetError
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "agent": ("wattfleet.agent.service.cli", "run the on-host agent (gRPC server, zeroconf advertisement)"),
     "discover": ("wattfleet.tui.fleet.discover_cli", "find agents (zeroconf or inventory) and print them"),
-    "demo": ("wattfleet.core.demo", "start a local agent, discover it and show what it reports"),
+    "demo": ("wattfleet.core.demo", "three local agents on loopback, a fleet-wide run, and the console on them"),
     "bench": ("wattfleet.agent.workloads.cli", "run a workload profile locally, without an agent"),
     "telemetry": ("wattfleet.agent.telemetry.cli", "show live power readings from this host's sources"),
     "run": ("wattfleet.tui.fleet.run_cli", "start one profile on several agents and collect the records"),
     "audit": ("wattfleet.tui.fleet.audit_cli", "audit the fleet's power against its budget from saved run records"),
+    "tui": ("wattfleet.tui.cli", "the operator console: live fleet, heatmap, host detail, runs, Pareto view"),
+    "sd": ("wattfleet.tui.fleet.sd_cli", "Prometheus service discovery: file_sd/http_sd targets for the agents"),
+}
+
+# Modules a subcommand needs that its own imports may not reach before --help: (modules, the extra with them).
+NEEDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "agent": (("onnxruntime",), "agent"),
+    "bench": (("onnxruntime",), "agent"),
 }
 
 EXIT_FAILED = 1
@@ -97,6 +106,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name not in SUBCOMMANDS:
         parser.error(f"unknown command {name!r}; choose from {', '.join(SUBCOMMANDS)}")
     module_name = SUBCOMMANDS[name][0]
+    needed, needed_extra = NEEDS.get(name, ((), ""))
+    absent = [m for m in needed if importlib.util.find_spec(m) is None]
+    if absent:
+        print(f"wattfleet {name}: needs {absent[0]!r}, which is not installed. "
+              f"Install the {needed_extra} extra: pip install 'wattfleet[{needed_extra}]'", file=sys.stderr)
+        return EXIT_USAGE
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

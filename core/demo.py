@@ -1,9 +1,13 @@
 """`wattfleet demo`: the whole loop on one machine, on loopback only.
 
-Starts a real agent (its own process, a generated token, zeroconf on 127.0.0.1), discovers it like
-any other agent, asks it what it is, runs the built-in smoke profile on it, and stops it again. The
-profile runs as written: the demo never overrides its minimum duration (smoke's own 1.5 s is long
-enough for a 5 Hz estimated power source to give a tokens/J window).
+By default it starts three real agents (each its own process, token and zeroconf advertisement on
+127.0.0.1) with different settings (intra-op threads, batch size, model, the TDP behind their estimated
+power), opens the console on them as zeroconf finds them, and runs a built-in profile on all three, so the
+heatmap and the Pareto view compare something. Quitting the console stops every agent.
+
+`--headless` keeps the printout: one agent, discovered, described, the profile run through gRPC, its
+figures printed. The profile runs as written: the demo never overrides its minimum duration (smoke's own
+1.5 s is long enough for a 5 Hz estimated power source to give a tokens/J window).
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-run", action="store_true", help="only discover the agent and show its info")
     p.add_argument("--data-dir", type=Path, help="agent data dir (default: a temporary folder)")
     p.add_argument("--timeout-s", type=float, default=10.0, help="how long to wait for discovery, seconds")
+    p.add_argument("--headless", action="store_true",
+                   help="no console: one agent, its info and the run's figures printed (the old demo)")
+    p.add_argument("--out", type=Path, help="folder for the run records (default: ./wattfleet-demo-records)")
     return p
 
 
@@ -78,10 +85,21 @@ async def _discover_and_show(token: str, timeout_s: float, run_profile: str | No
     return 0 if result.ok else 1
 
 
+def _records_dir(args: argparse.Namespace) -> Path:
+    out_dir: Path = args.out or Path.cwd() / "wattfleet-demo-records"
+    with contextlib.suppress(OSError):  # a read-only cwd: the record falls back to the temp folder, said
+        out_dir.mkdir(exist_ok=True)
+    return out_dir
+
+
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     if not args.timeout_s > 0:
         raise UsageError(f"--timeout-s must be positive, got {args.timeout_s:g}")
+    if not args.headless:
+        from wattfleet.tui.demo import run_console_demo
+
+        return run_console_demo(args.profile, not args.no_run, args.data_dir, _records_dir(args))
     with tempfile.TemporaryDirectory(prefix="wattfleet-demo-") as tmp:
         data_dir = args.data_dir or Path(tmp)
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -89,9 +107,7 @@ def main(argv: list[str]) -> int:
         proc, ready = _start_agent(data_dir)
         _say(f"agent pid {ready['pid']} serving on port {ready['port']}; token in {ready['token_file']}")
         token = Path(str(ready["token_file"])).read_text().strip()
-        out_dir = Path.cwd() / "wattfleet-demo-records"
-        with contextlib.suppress(OSError):  # a read-only cwd: the record falls back to the temp folder, said
-            out_dir.mkdir(exist_ok=True)
+        out_dir = _records_dir(args)
         try:
             code = asyncio.run(
                 _discover_and_show(token, args.timeout_s, None if args.no_run else args.profile, out_dir)

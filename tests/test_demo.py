@@ -1,4 +1,5 @@
-"""`wattfleet demo`, the README's first command, end to end: a real agent, zeroconf, GetInfo, a run."""
+"""`wattfleet demo --headless`, end to end: a real agent, zeroconf, GetInfo, a run, printed (the console demo is
+tested in tests/console/test_demo_tmux.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ C_CORE_LINE = re.compile(r"^[EWID]\d{4} \d\d:\d\d:\d\d\.\d+ |absl::InitializeLog
 
 def test_demo_discovers_the_agent_shows_it_and_runs_the_smoke_profile(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "wattfleet.core.cli", "demo", "--data-dir", str(tmp_path / "agent")],
+        [sys.executable, "-m", "wattfleet.core.cli", "demo", "--headless", "--data-dir", str(tmp_path / "agent")],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )
     out = result.stdout

@@ -33,6 +33,7 @@ TXT_KEYS = {
     "auth": "'token' or 'none'",
     "tls": "'1' or '0'",
     "api": "wire API name",
+    "mp": "Prometheus /metrics port (only while the agent serves one)",
 }
 _MAX_TXT_ENTRY_BYTES = 255  # one DNS character-string
 _MAX_LABEL_BYTES = 63

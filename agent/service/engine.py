@@ -2,9 +2,12 @@
 Everything a remote client may not do is refused here.
 
 Refusals are RpcError with the gRPC status code name the servicer answers with:
-- INVALID_ARGUMENT: a bad profile, override, label or device selector (the validation message);
-- PERMISSION_DENIED: a model path outside the agent's model directories (after resolving symlinks),
-  or a TensorRT cache directory outside the agent's data directory;
+- INVALID_ARGUMENT: a bad profile, override, label or device selector, or a workload file that does not
+  read (a line that is not JSON, a trace with negative times, a text prompt with no tokenizer.json beside
+  the model: the validation message, naming the file and line);
+- PERMISSION_DENIED: a model path, or a workload file (workload.items, workload.trace), outside the
+  agent's model directories (after resolving symlinks), or a TensorRT cache directory outside the agent's
+  data directory;
 - NOT_FOUND: a profile name the agent does not know;
 - FAILED_PRECONDITION: a power-limit sweep on an agent not started with --allow-power-limits.
 """
@@ -85,13 +88,16 @@ def _find_named(name: str, config: AgentConfig) -> tuple[Profile, str]:
     return load_profile_text(builtin, source=f"profiles/{name}.toml"), builtin
 
 
-def check_model_path(path: str, model_dirs: Sequence[Path]) -> str:
-    """The real path of a model file inside one of `model_dirs`, or a refusal that says why."""
+def check_model_path(path: str, model_dirs: Sequence[Path], key: str = "model.path") -> str:
+    """The real path of a model file (or a workload file: `key` names the profile key) inside one of
+    `model_dirs`, or a refusal that says why."""
+    what = "model" if key == "model.path" else "file"
     if not model_dirs:
         raise RpcError(
             "PERMISSION_DENIED",
-            f"model.path {path!r}: this agent serves no model directories (start it with --model-dir DIR); "
-            "built-in models (model.builtin) are always allowed",
+            f"{key} {path!r}: this agent serves no model directories (start it with --model-dir DIR); "
+            + ("built-in models (model.builtin) are always allowed" if key == "model.path" else
+               "workload files are read only from them"),
         )
     roots = [Path(d).resolve() for d in model_dirs]
     given = Path(path)
@@ -106,12 +112,12 @@ def check_model_path(path: str, model_dirs: Sequence[Path]) -> str:
     if inside_missing:
         raise RpcError(
             "INVALID_ARGUMENT",
-            f"model.path {path!r}: no such file in the agent's model directories ({', '.join(map(str, roots))})",
+            f"{key} {path!r}: no such file in the agent's model directories ({', '.join(map(str, roots))})",
         )
     raise RpcError(
         "PERMISSION_DENIED",
-        f"model.path {path!r} resolves outside the agent's model directories "
-        f"({', '.join(map(str, roots))}); copy the model into one of them",
+        f"{key} {path!r} resolves outside the agent's model directories "
+        f"({', '.join(map(str, roots))}); copy the {what} into one of them",
     )
 
 
@@ -125,6 +131,23 @@ def _check_power_limits(profile: Profile, config: AgentConfig) -> None:
             f"{profile.name}: load.sweep.over = \"power_limit\" sets this host's power limits, which this agent "
             f"({config.host_id or 'this host'}) does not allow; its owner can start it with --allow-power-limits",
         )
+
+
+def _workload_files(profile: Profile, model_dirs: Sequence[Path]) -> Profile:
+    """workload.items and workload.trace resolved like model paths (inside the model directories only),
+    then read and checked: a run never starts with a file that does not parse."""
+    from wattfleet.agent.workloads.profile import apply_overrides
+    from wattfleet.agent.workloads.traffic.source import check_files
+
+    w = profile.traffic.workload
+    paths = {key: check_model_path(value, model_dirs, key)
+             for key, value in (("workload.items", w.items), ("workload.trace", w.trace)) if value}
+    try:
+        profile = apply_overrides(profile, paths) if paths else profile
+        check_files(profile, Path(profile.model.path) if profile.model.path else None)
+    except ConfigError as exc:
+        raise RpcError("INVALID_ARGUMENT", str(exc)) from exc
+    return profile
 
 
 def prepare(spec: RunSpec, config: AgentConfig) -> Prepared:
@@ -180,6 +203,7 @@ def prepare(spec: RunSpec, config: AgentConfig) -> Prepared:
             profile = apply_overrides(profile, {"model.path": real})
         except ConfigError as exc:
             raise RpcError("INVALID_ARGUMENT", str(exc)) from exc
+    profile = _workload_files(profile, config.model_dirs)
     if profile.runtime.cache_dir:
         cache_root = (config.data_dir / "cache").resolve()
         real_cache = Path(profile.runtime.cache_dir).resolve()

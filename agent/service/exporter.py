@@ -216,6 +216,18 @@ def _last_run_families(host: str, last: _LastRun) -> Iterator[Any]:
         "finished run's, not a sliding window of observations, so the label is percentile, not quantile",
         labels=[*base, "metric", "percentile", "definition"],
     )
+    success = GaugeMetricFamily(
+        "wattfleet_last_run_success_ratio",
+        "Task success of the last ended run: correct / scored answers over its measured queries (profile [task]; "
+        "absent without a scorer)",
+        labels=base,
+    )
+    jpc = GaugeMetricFamily(
+        "wattfleet_last_run_joules_per_correct",
+        "Joules per correct answer of the last ended run's measured window, per energy domain (absent when "
+        "no answer was correct)",
+        labels=[*base, "domain", "domain_kind"],
+    )
     throughput = GaugeMetricFamily(
         "wattfleet_last_run_throughput",
         "Throughput figures of the last ended run (tokens_per_s, samples_per_s, goodput), unit as labelled",
@@ -231,6 +243,10 @@ def _last_run_families(host: str, last: _LastRun) -> Iterator[Any]:
             tpj.add_metric([*ids, domain, domain_kind(domain)], float(value))
         elif name == "j_per_token":
             jpt.add_metric([*ids, domain, domain_kind(domain)], float(value))
+        elif name == "success_rate":
+            success.add_metric(ids, float(value))
+        elif name == "j_per_correct":
+            jpc.add_metric([*ids, domain, domain_kind(domain)], float(value))
         elif m and f.get("unit", "ms") == "ms":
             latency.add_metric([*ids, m.group(1), m.group(2), str(f.get("definition", ""))], float(value) / 1e3)
         elif name in ("tokens_per_s", "samples_per_s", "goodput"):
@@ -241,7 +257,7 @@ def _last_run_families(host: str, last: _LastRun) -> Iterator[Any]:
     if last.run_id:
         run_info.add_metric([host, last.run_id, last.profile, last.state], 1.0)
         ended.add_metric([host], last.ended_unix_s)
-    yield from (run_info, tpj, jpt, latency, throughput, ended)
+    yield from (run_info, tpj, jpt, success, jpc, latency, throughput, ended)
 
 
 class Exporter:

@@ -197,8 +197,11 @@ class Journal:
         for name, decl in _V2_COLUMNS:
             if name not in have:
                 self._db.execute(f"ALTER TABLE runs ADD COLUMN {name} {decl}")
-        if "samples" not in {r[1] for r in self._db.execute("PRAGMA table_info(queries)")}:
-            self._db.execute("ALTER TABLE queries ADD COLUMN samples INTEGER NOT NULL DEFAULT 1")
+        have_q = {r[1] for r in self._db.execute("PRAGMA table_info(queries)")}
+        for name, decl in (("samples", "INTEGER NOT NULL DEFAULT 1"), ("item_id", "TEXT NOT NULL DEFAULT ''"),
+                           ("correct", "INTEGER")):  # item_id, correct: a crashed run's task success
+            if name not in have_q:
+                self._db.execute(f"ALTER TABLE queries ADD COLUMN {name} {decl}")
         self._db.executescript(_V2_TABLES)
 
     def close(self) -> None:
@@ -281,10 +284,11 @@ class Journal:
             return
         self._write(
             "INSERT INTO queries (run_id, request_id, scheduled_ns, issued_ns, first_token_ns, done_ns, n_out, "
-            "warmup, token_ns, samples) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "warmup, token_ns, samples, item_id, correct) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (run_id, q.query_id, q.scheduled_ns, q.issued_ns, q.first_token_ns, q.done_ns, q.n_out,
-                 int(q.warmup), array("q", q.token_ns).tobytes(), q.samples)
+                 int(q.warmup), array("q", q.token_ns).tobytes(), q.samples, q.item_id,
+                 None if q.correct is None else int(q.correct))
                 for q in queries
             ],
             many=True,
@@ -377,7 +381,7 @@ class Journal:
     def queries(self, run_id: str) -> list[Query]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT request_id, scheduled_ns, issued_ns, done_ns, token_ns, warmup, samples "
+                "SELECT request_id, scheduled_ns, issued_ns, done_ns, token_ns, warmup, samples, item_id, correct "
                 "FROM queries WHERE run_id=? ORDER BY rowid",
                 (run_id,),
             ).fetchall()
@@ -385,7 +389,8 @@ class Journal:
         for r in rows:
             tokens = array("q")
             tokens.frombytes(r[4])
-            out.append(Query(r[0], r[1], r[2], r[3], tuple(tokens), bool(r[5]), samples=max(1, r[6])))
+            out.append(Query(r[0], r[1], r[2], r[3], tuple(tokens), bool(r[5]), samples=max(1, r[6]), item_id=r[7],
+                             correct=None if r[8] is None else bool(r[8])))
         return out
 
     def energy_points(self, run_id: str) -> list[EnergyPoint]:

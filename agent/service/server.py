@@ -148,6 +148,7 @@ async def _serve(config: AgentConfig, token_path: Path | None, stop: asyncio.Eve
                     device_summary=device_summary(info),
                     auth_required=not config.insecure,
                     tls=creds is not None,
+                    extra={"mp": str(runs.exporter.port)} if runs.exporter is not None else None,
                     secrets=[token] if token else [],
                 ),
                 addresses=config.interfaces,

@@ -198,7 +198,23 @@ def resolve(args: argparse.Namespace) -> tuple[Profile, str, list[Path]]:
         profile, text = Profile(name=f"bench-{stem}", model=ModelConfig(builtin="decoder-tiny")), ""
     else:
         raise UsageError("give a PROFILE (a file or built-in name, see --list) or --model PATH|BUILTIN")
-    return apply_overrides(profile, overrides), text, model_dirs
+    profile = apply_overrides(profile, overrides)
+    base = Path(args.profile).resolve().parent if args.profile and Path(args.profile).is_file() else Path.cwd()
+    return apply_overrides(profile, _data_paths(profile, base, overrides)), text, model_dirs
+
+
+def _data_paths(profile: Profile, base: Path, overrides: dict[str, str]) -> dict[str, str]:
+    """workload.items and workload.trace as absolute paths: relative to the profile file's folder when the
+    file wrote them, to the current folder when --set did (the record then names the file it read)."""
+    out: dict[str, str] = {}
+    w = profile.traffic.workload
+    for key, value in (("workload.items", w.items), ("workload.trace", w.trace)):
+        if value and not Path(value).expanduser().is_absolute():
+            root = Path.cwd() if key in overrides else base
+            out[key] = str(root / Path(value).expanduser())
+        elif value:
+            out[key] = str(Path(value).expanduser())
+    return out
 
 
 def _power_limits(profile: Profile, allowed: bool, specs: Sequence[str] = ()) -> Any:

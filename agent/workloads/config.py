@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from wattfleet.agent.workloads.traffic.spec import TrafficConfig
+
 PROVIDERS = ("cpu", "cuda", "tensorrt", "tensorrt-native")
 PRECISIONS = ("fp32", "fp16", "int8")
 # "" = detect from the graph; "decoder" = KV cache (optimum convention); "decoder-no-cache" = the whole
@@ -129,6 +131,9 @@ class Profile:
     slo: SloConfig = field(default_factory=SloConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     figures: FiguresConfig = field(default_factory=FiguresConfig)
+    # [workload] (what is sent: the user's items, length distributions, a trace) and [task] (how answers
+    # are scored): traffic/spec.py reads them
+    traffic: TrafficConfig = field(default_factory=TrafficConfig)
     source: str = ""  # the file it came from, for error messages
     # The dotted keys the user wrote (file, overrides, flags), as opposed to defaults: decoder flags on a
     # fixed-shape model are refused only when given. Not part of equality.

@@ -20,6 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from wattfleet.agent.workloads.config import LoadConfig, Profile, sweeps_power_limit
+from wattfleet.agent.workloads.power_limit import (
+    open_power_limits,
+    power_limit_point,
+    restore_power_limits,
+    set_power_limit,
+)
 from wattfleet.agent.workloads.profile import profile_to_dict
 from wattfleet.agent.workloads.record import fill_measured, record_of
 from wattfleet.agent.workloads.scenarios import (
@@ -92,12 +98,12 @@ def _environment(runner: Any) -> dict[str, Any]:
 
 
 def _run_scenario(runner: Any, load: LoadConfig, scenario: str, observer: RunObserver | None,
-                  cancel: threading.Event, label: str = "", ctx: _Context | None = None
+                  cancel: threading.Event, label: str = "", ctx: _Context | None = None, source: Any = None
                   ) -> tuple[Recorder, Window, list[int]]:
     rec = Recorder(load, None, cancel, label or scenario)
     meter = ctx.cpu_meter if ctx else None
     rec.observer = _Watch(observer, rec, meter) if observer is not None or meter is not None else None
-    ex = QueryExecutor(runner, load, rec)
+    ex = QueryExecutor(runner, load, rec, source)
     if load.warmup_queries:
         _phase(observer, "warmup", f"{load.warmup_queries} queries")
     offsets: list[int] = []
@@ -180,7 +186,7 @@ def _loadgen_dir(loadgen_dir: Path | None, cache_dir: Path | None, run_id: str) 
 
 
 def _sweep(runner: Any, profile: Profile, record: RunRecord, observer: RunObserver | None,
-           cancel: threading.Event, ctx: _Context) -> None:
+           cancel: threading.Event, ctx: _Context, source: Any = None) -> None:
     """Run the inner scenario once per value; stop at saturation (see SATURATION_GAIN, LATENCY_BLOWUP).
     A power-limit sweep sets the device's limit before each step and runs every step (each one is an
     operating point); run_profile puts the original limit back."""
@@ -201,9 +207,9 @@ def _sweep(runner: Any, profile: Profile, record: RunRecord, observer: RunObserv
             changes["warmup_queries"] = 0  # the runner is warm after the first level (a new limit warms up again)
         level_load = dataclasses.replace(load, scenario=inner, **changes)
         name = f"pl={value:g}W" if pl else f"{over}={value:g}"
-        step = _set_power_limit(ctx, record, value) if pl else None
+        step = set_power_limit(ctx.limits, record, value) if pl else None
         label = f"sweep {name} ({i + 1}/{len(load.sweep.values)})"
-        rec, window, offsets = _run_scenario(runner, level_load, inner, observer, cancel, label, ctx)
+        rec, window, offsets = _run_scenario(runner, level_load, inner, observer, cancel, label, ctx, source)
         if rec.error is not None:
             raise rec.error
         sub = record_of(f"{record.run_id}/{name}",
@@ -220,7 +226,7 @@ def _sweep(runner: Any, profile: Profile, record: RunRecord, observer: RunObserv
         if step is not None:  # the operating point's setting, where the audit reads it
             sub.environment = {**sub.environment, "power_limit": step,
                                "device": {**dict(sub.environment.get("device") or {}), "power_limit_w": value}}
-            record.sweep_summary.append(_power_limit_point(sub, value, thr_name, thr, lat_name, lat))
+            record.sweep_summary.append(power_limit_point(sub, value, thr_name, thr, lat_name, lat))
             continue
         first_lat = first_lat or lat
         rising = thr >= best * SATURATION_GAIN
@@ -235,6 +241,7 @@ def _sweep(runner: Any, profile: Profile, record: RunRecord, observer: RunObserv
         record.figures = list(peak.figures)
         record.energy = list(peak.energy)
         record.host_cpu = peak.host_cpu
+        record.task = peak.task
         record.window = peak.window
         record.validity = Validity(
             valid=all(s.validity.valid for s in record.sweep),
@@ -250,67 +257,11 @@ def _sweep(runner: Any, profile: Profile, record: RunRecord, observer: RunObserv
                                         f"or {lat_name} > {LATENCY_BLOWUP:g} x the first level's"})
 
 
-def _set_power_limit(ctx: _Context, record: RunRecord, value_w: float) -> dict[str, Any]:
-    """Set the device's limit for the next step (the original journaled first); noted in the record's extras."""
-    if ctx.limits is None:  # run_profile opens the limits before any sweep: reaching here is a bug
-        raise ValueError("a power-limit sweep without its limits session")
-    step: dict[str, Any] = ctx.limits.set_w(value_w)
-    record.extras.setdefault("power_limit", {}).setdefault("steps", []).append(step)
-    return step
-
-
-def _power_limit_point(sub: RunRecord, value_w: float, thr_name: str, thr: float, lat_name: str,
-                       lat: float) -> dict[str, Any]:
-    """One power-limit step as an operating point: throughput, power and tokens/J (headline domain), latency."""
-    power, per_j = sub.headline("power_avg_w"), sub.headline("tokens_per_j")
-    return {"value": value_w, "setting": f"pl={value_w:g}W", thr_name: thr, lat_name: lat,
-            "tpot_p99": figure_value(sub.figures, "tpot_p99"), "domain": sub.headline_domain,
-            "power_avg_w": None if power is None else power.value,
-            "tokens_per_j": None if per_j is None else per_j.value,
-            "valid": sub.validity.valid, "saturated": False}
-
-
-def _open_power_limits(power_limits: Any, profile: Profile, record: RunRecord) -> Any:
-    """The run device's power-limit session, checked before anything opens: every value within what the
-    device accepts, and setting allowed at all (set to the limit it has: changes nothing). Refusals are one
-    line naming the host; nothing was changed."""
-    from wattfleet.agent.telemetry.limits import LimitError
-
-    host = record.host_id or socket.gethostname()
-    if power_limits is None:
-        raise LimitError(f"power-limit sweep refused on {host}: load.sweep.over = \"power_limit\" changes the "
-                         "power limit of this host, which was not allowed; start the agent (or wattfleet bench) "
-                         "with --allow-power-limits")
-    try:
-        session = power_limits.session(record.device, owner=record.run_id)
-        try:
-            session.check(profile.load.sweep.values)
-            session.probe()
-        except LimitError:
-            session.close()
-            raise
-    except LimitError as exc:
-        raise LimitError(f"power-limit sweep refused on {host}: {exc}; nothing was changed") from None
-    first = session.held[0]
-    record.extras["power_limit"] = {"device": record.device, "via": session.via, "original_w": first.original_w,
-                                    "range_w": [first.range.min_w, first.range.max_w],
-                                    "default_w": first.range.default_w, "steps": []}
-    return session
-
-
-def _restore_power_limits(session: Any, record: RunRecord) -> None:
-    """Put the original limit back; a failure fails the run, loudly (the journal retries it at next start)."""
-    problems = session.restore()
-    info = record.extras.setdefault("power_limit", {})
-    info["restored"] = not problems
-    if problems:
-        record.state = "failed"
-        record.error = "; ".join([*([record.error] if record.error else []), *problems])
-
-
-def _quality(runner: Any, profile: Profile, model_dirs: Sequence[Path], cache_dir: Path | None) -> dict[str, Any]:
+def _quality(runner: Any, profile: Profile, model_dirs: Sequence[Path], cache_dir: Path | None,
+             source: Any = None) -> dict[str, Any]:
     """Answers against quality.reference_model and/or quality.reference_provider (checked before the run
-    by runners.for_profile.check_reference), with the profile's thresholds."""
+    by runners.for_profile.check_reference), with the profile's thresholds; on the profile's own items
+    (answer agreement and both success rates) when it has them."""
     from wattfleet.agent.workloads.quality import compare_with_reference
     from wattfleet.agent.workloads.runners import open_runner
     from wattfleet.agent.workloads.runners.for_profile import reference_model, reference_runtime
@@ -319,6 +270,10 @@ def _quality(runner: Any, profile: Profile, model_dirs: Sequence[Path], cache_di
     reference = open_runner(reference_model(profile), reference_runtime(profile), model_dirs=model_dirs,
                             cache_dir=cache_dir)
     try:
+        if source is not None and source.uses_items:
+            return dict(compare_with_reference(runner, reference, items=source.prompts, grader=source.grader,
+                                               eos_token_id=source.eos_ids or None,
+                                               min_token_agreement=q.min_token_agreement, min_cosine=q.min_cosine))
         return dict(compare_with_reference(runner, reference, max_new_tokens=min(16, profile.load.output_tokens),
                                            seed=profile.load.seed, min_token_agreement=q.min_token_agreement,
                                            min_cosine=q.min_cosine))
@@ -356,17 +311,23 @@ def run_profile(profile: Profile, *, model_dirs: Sequence[Path] = (), cache_dir:
     limits = None
     try:
         if sweeps_power_limit(profile.load):  # before anything opens: a refusal changes nothing
-            limits = _open_power_limits(power_limits, profile, record)
+            limits = open_power_limits(power_limits, profile, record)
             ctx = dataclasses.replace(ctx, limits=limits)
         if profile.load.harness == "loadgen":  # before anything opens: one line if the extra is missing
             from wattfleet.agent.workloads.harness_loadgen import require
 
             require()
         from wattfleet.agent.workloads.runners.for_profile import open_profile, wants_reference
+        from wattfleet.agent.workloads.traffic.source import load_files, open_source, uses_traffic
 
+        files = load_files(profile.traffic, profile.load) if uses_traffic(profile) else None  # before the model
         opened = open_profile(profile, model_dirs=model_dirs, cache_dir=cache_dir)
         runner, profile = opened.runner, opened.profile
+        source = open_source(profile, runner, files)  # every prompt and answer checked before any query
         record.environment = _environment(runner)
+        if source is not None:
+            record.environment.update(source.environment())
+            profile = dataclasses.replace(profile, load=source.resolve_load(profile.load))
         record.cold_start = runner.cold_start.to_dict()
         if record.environment.get("provider_used") == "CPUExecutionProvider":
             record.device = "cpu"  # it fell back, or asked for the CPU: its energy is the CPU's (METRICS.md)
@@ -377,22 +338,26 @@ def run_profile(profile: Profile, *, model_dirs: Sequence[Path] = (), cache_dir:
         if on_environment is not None:
             on_environment(record)
         if profile.load.scenario == "sweep":
-            _sweep(runner, profile, record, observer, cancel, ctx)
+            _sweep(runner, profile, record, observer, cancel, ctx, source)
         elif profile.load.harness == "loadgen":
             _run_loadgen(runner, profile, record, observer, cancel, ctx,
                          _loadgen_dir(loadgen_dir, cache_dir, record.run_id))
         else:
             rec, window, offsets = _run_scenario(runner, profile.load, profile.load.scenario, observer, cancel,
-                                                 ctx=ctx)
+                                                 ctx=ctx, source=source)
             if rec.error is not None:
                 raise rec.error
             record.schedule_offsets_ns = offsets
             _fill(record, profile, profile.load, profile.load.scenario, rec, window, ctx)
+        if source is not None:  # what was sent, over every level of a sweep
+            sent = [q for r in (record.sweep or [record]) for q in r.queries]
+            record.workload = source.record_block([q.query_id for q in sent if not q.warmup],
+                                                  [q.query_id for q in sent if q.warmup])
         if wants_reference(profile) and not cancel.is_set():
             _phase(observer, "measuring", "comparing answers with "
                    f"{profile.quality.reference_model or profile.model.builtin or profile.model.path} on "
                    f"{profile.quality.reference_provider or profile.runtime.provider}")
-            record.quality = _quality(runner, profile, model_dirs, cache_dir)
+            record.quality = _quality(runner, profile, model_dirs, cache_dir, source)
         record.state = "cancelled" if cancel.is_set() else "completed"
     except WattfleetError as exc:
         record.state, record.error = "failed", str(exc)
@@ -402,7 +367,7 @@ def run_profile(profile: Profile, *, model_dirs: Sequence[Path] = (), cache_dir:
         if runner is not None:
             runner.close()
         if limits is not None:
-            _restore_power_limits(limits, record)
+            restore_power_limits(limits, record)
         record.ended_unix_ns = time.time_ns()
         _phase(observer, record.state, record.error)
     return record

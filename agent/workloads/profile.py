@@ -35,6 +35,9 @@ from wattfleet.agent.workloads.config import (
     SloConfig,
     SweepConfig,
 )
+from wattfleet.agent.workloads.traffic.scorers import ScorerSpec
+from wattfleet.agent.workloads.traffic.spec import TABLES as TRAFFIC_TABLES
+from wattfleet.agent.workloads.traffic.spec import WorkloadConfig, traffic_from_dict, traffic_to_dict
 from wattfleet.agent.workloads.validity import claimed_percentile, inner_scenario, needed_queries
 from wattfleet.core.errors import ConfigError
 
@@ -240,7 +243,8 @@ def _check_claim(p: Profile) -> None:
         raise _err(src, "load.min_queries", f"{ld.min_queries} is too few: {what}; {hint}")
     if ld.max_queries < need:
         raise _err(src, "load.max_queries", f"{ld.max_queries} cannot reach them: {what}")
-    if scenario == "server" and ld.max_duration_s is not None:  # None: derived to fit (scenarios.resolve_load)
+    # None: derived to fit (scenarios.resolve_load); a trace's arrivals are checked when the trace is read
+    if scenario == "server" and ld.max_duration_s is not None and not p.traffic.workload.trace:
         _check_server_schedule(p, ld.min_queries or need, claim)
 
 
@@ -297,10 +301,16 @@ def profile_from_dict(data: Mapping[str, Any], source: str = "<profile>") -> Pro
     kwargs: dict[str, Any] = {}
     given: set[str] = set()
     for key, value in data.items():
+        if key in TRAFFIC_TABLES:
+            if isinstance(value, Mapping):
+                given.update(f"{key}.{k}" for k in value)
+            continue
         if key not in _TABLES or "." in key:
+            tables = [*(k for k in _TABLES if "." not in k), *TRAFFIC_TABLES]
             raise _err(source, key, f"unknown key; expected name, description or one of the tables "
-                       f"[{'], ['.join(k for k in _TABLES if '.' not in k)}]")
+                       f"[{'], ['.join(tables)}]")
         kwargs[key] = _build(source, key, _TABLES[key], value, given)
+    kwargs["traffic"] = traffic_from_dict(data, source)
     profile = Profile(name=name, description=description, source=source, given=frozenset(given), **kwargs)
     _cross_check(profile)
     return profile
@@ -327,7 +337,16 @@ def profile_to_dict(profile: Profile) -> dict[str, Any]:
         if key in ("slo", "load"):  # None = left to its default (see config.py); TOML has no null
             table = {k: v for k, v in table.items() if v is not None}
         out[key] = table
+    out.update(traffic_to_dict(profile.traffic))
     return out
+
+
+def _traffic_default(key: str) -> Any:
+    """The default of a [workload] or [task] key (those tables are absent from a profile's dict when
+    unset), so an override is read as its type; 0.0 for a key that does not exist (refused later)."""
+    table, _, leaf = key.partition(".")
+    defaults: Any = WorkloadConfig() if table == "workload" else ScorerSpec()
+    return getattr(defaults, leaf, 0.0) if "." not in leaf else 0.0
 
 
 def _parse_override(text: str, current: Any) -> Any:
@@ -370,15 +389,18 @@ def apply_overrides(profile: Profile, overrides: Mapping[str, str]) -> Profile:
         key = ALIASES.get(raw_key, raw_key)
         parts = key.split(".")
         node: Any = data
+        traffic = parts[0] in TRAFFIC_TABLES
+        if traffic and len(parts) > 1:
+            data.setdefault(parts[0], {})
         for part in parts[:-1]:
             if not isinstance(node, dict) or part not in node or not isinstance(node[part], dict):
                 raise ConfigError(f"override {raw_key}={text}: unknown key {raw_key!r}")
             node = node[part]
         leaf = parts[-1]
-        allow_new = parts[:-1] in (["model", "dims"], ["slo"]) or key in _OPTIONAL_KEYS
+        allow_new = parts[:-1] in (["model", "dims"], ["slo"]) or key in _OPTIONAL_KEYS or (traffic and len(parts) == 2)
         if leaf not in node and not allow_new:
             raise ConfigError(f"override {raw_key}={text}: unknown key {raw_key!r}")
-        current = node.get(leaf, 0.0)
+        current = node.get(leaf, _traffic_default(key) if traffic else 0.0)
         if raw_key != key:  # keep the spelling the caller used, so errors name it
             del node[leaf]
             leaf = raw_key.rsplit(".", 1)[1]

@@ -1,6 +1,6 @@
-"""The one record builder: a measured window's queries and energy into a RunRecord's figures, validity and
-energy. `wattfleet bench`, the agent and crash recovery all build records here, so a figure means the same
-whichever path made it. The record type itself is core/model/record.py.
+"""The one record builder: a measured window's queries and energy into a RunRecord's figures, validity,
+energy and task success. `wattfleet bench`, the agent and crash recovery all build records here, so a
+figure means the same whichever path made it. The record type itself is core/model/record.py.
 """
 
 from __future__ import annotations
@@ -90,13 +90,40 @@ def energy_figures(energy: Sequence[DomainEnergy], window: Window, queries: Sequ
     return sorted(figures, key=lambda f: rank.get(f.domain, len(rank)))  # stable: keeps the name order
 
 
+def task_spec(profile: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(scorer, on) of the record's profile [task], or None when nothing is scored."""
+    task = profile.get("task")
+    if isinstance(task, Mapping) and task.get("scorer"):
+        return str(task["scorer"]), str(task.get("on", "text") or "text")
+    return None
+
+
+def task_success(record: RunRecord, queries: Sequence[Query], window: Window,
+                 energy: Sequence[Figure]) -> list[Figure]:
+    """The record's task block from each measured query's `correct`, and its figures (success_rate with
+    its Wilson interval, correct_per_s, j_per_correct per energy domain); none when nothing was scored."""
+    from wattfleet.agent.workloads.traffic.success import success_figures, tally
+
+    record.task = None
+    spec = task_spec(record.profile)
+    if spec is None:
+        return []
+    t0, t1 = window.t0_ns, window.t1_ns
+    success = tally(((q.correct, t0 <= q.done_ns <= t1) for q in measured(queries)), *spec)
+    if not success.scored:
+        return []
+    record.task = success.task()
+    return success_figures(success, window.duration_s if window.measured else 0.0, energy)
+
+
 def fill_measured(record: RunRecord, *, scenario: str, load: LoadConfig, slo: SloConfig | None,
                   queries: list[Query], window: Window, energy: Mapping[str, EnergyLike] | None = None,
                   other_devices: Iterable[str] = (), host_cpu: HostCpu | None = None,
                   percentile_method: str = "loadgen", rebuilt_note: str = "",
                   device_state: Mapping[str, Any] | None = None) -> None:
-    """Figures, validity and energy of one measured window into `record`. `load` has its defaults resolved
-    (scenarios.resolve_load). `device_state` (telemetry.device_state) goes into the environment.
+    """Figures, validity, energy and task success of one measured window into `record`. `load` has its
+    defaults resolved (scenarios.resolve_load); the scorer is the record's profile's [task].
+    `device_state` (telemetry.device_state) goes into the environment.
 
     `rebuilt_note` marks a record rebuilt after a crash: every figure and the validity are then flagged
     low confidence and the note says why.
@@ -125,12 +152,14 @@ def fill_measured(record: RunRecord, *, scenario: str, load: LoadConfig, slo: Sl
     if host_cpu is not None and host_cpu.contended:
         v = Validity(**{**v.__dict__, "low_confidence": True})
     record.energy = []
+    energy_figs: list[Figure] = []
     if energy and window.measured:
         contended = host_cpu is not None and host_cpu.contended
         record.energy = energy_block(energy, record.device, other_devices=other_devices, contended=contended,
                                      notes=(rebuilt_note,) if rebuilt_note else (),
                                      low_confidence=bool(rebuilt_note))
-        figures += energy_figures(record.energy, record.window, queries)
+        energy_figs = energy_figures(record.energy, record.window, queries)
+    figures += energy_figs + task_success(record, queries, record.window, energy_figs)
     if rebuilt_note:
         figures = [f.with_low_confidence() for f in figures]
         v = Validity(**{**v.__dict__, "low_confidence": True})

@@ -1,5 +1,5 @@
-"""A run record as text a person reads: what ran where, the figures with units, definitions and
-domains, validity, cold start and quality. Used by `wattfleet bench`."""
+"""A run record as text a person reads: what ran where and what was sent, the figures with units,
+definitions and domains, task success, validity, cold start and quality. Used by `wattfleet bench`."""
 
 from __future__ import annotations
 
@@ -75,7 +75,8 @@ def _environment(record: RunRecord) -> list[str]:
         f"model     {model.get('name', '?')} ({model.get('params', '?')} params, {model.get('dtype', '?')})",
         f"scenario  {load.get('scenario', '?')}  batch {load.get('batch_size', '?')}"
         + (f"  prompt {load.get('prompt_tokens')} -> {load.get('output_tokens')} tokens"
-           if env.get("kind") == "generative" else ""),
+           if env.get("kind") == "generative" and record.workload is None else ""),
+        *_workload(record),
     ]
     if env:
         used, asked = env.get("provider_used", "?"), env.get("provider_requested", "?")
@@ -98,6 +99,53 @@ def _environment(record: RunRecord) -> list[str]:
         tdp = f"; estimate's TDP {h.tdp_w:g} W" if h.tdp_w else ""
         lines.append(f"host cpu  {h.host_util_pct:.0f}% of all cores, this process {h.agent_share_pct or 0:.0f}%"
                      f"{tdp}{flag}")
+    return lines
+
+
+def _workload(record: RunRecord) -> list[str]:
+    """What was sent, when the profile shaped it ([workload]): items, trace, lengths, EOS, tokenizer."""
+    w, env = record.workload, record.environment
+    if w is None:
+        return []
+    lines = []
+    items = w.get("items")
+    if items:
+        lines.append(f"prompts   items {items['file']} ({items['n_items']} items, {items['order']} order, seed "
+                     f"{items['seed']}): {items['distinct']} distinct ran, sha256 {str(items['sha256'])[:12]}")
+    trace = w.get("trace")
+    if trace:
+        how = (f"arrivals replayed at {trace['scale']:g}x the recorded rate" if trace.get("arrivals_replayed")
+               else "lengths only")
+        lines.append(f"prompts   trace {trace['file']} ({trace['rows']} rows, {how})")
+    for key, dist in w.get("lengths", {}).items():
+        params = ", ".join(f"{k} {v:g}" for k, v in dist.items() if k != "dist")
+        lines.append(f"lengths   {key}: {dist['dist']} ({params})")
+    eos = env.get("eos")
+    if eos:
+        stop = "stops there" if w.get("stop_at_eos") else "not stopping there (workload.stop_at_eos = false)"
+        lines.append(f"eos       ids {eos['ids'] or 'none'} from {eos['source']}; generation {stop}"
+                     if eos["ids"] else f"eos       {eos['source']}")
+    tok = env.get("tokenizer")
+    if tok:
+        lines.append(f"tokenizer {tok['path']} ({tok['vocab_size']} ids, sha256 {str(tok['sha256'])[:12]})")
+    return lines
+
+
+def _task(record: RunRecord) -> list[str]:
+    """Task success: `success 37/40 = 92.5% (95% CI 80.1-97.4%, Wilson; scorer last-number on text)`."""
+    t = record.task
+    if t is None:
+        return []
+    rate = "n/a" if t.success_rate is None else f"{t.success_rate:.1%}"
+    ci = "" if t.ci_low is None or t.ci_high is None else f"95% CI {t.ci_low:.1%}-{t.ci_high:.1%}, Wilson; "
+    unscored = int(t.details.get("unscored", 0) or 0)
+    more = f"; {unscored} unscored (no expected answer)" if unscored else ""
+    lines = [f"task      success {t.correct}/{t.items} = {rate} ({ci}scorer {t.scorer} on "
+             f"{t.details.get('on', 'text')}{more})"]
+    jpc = record.headline("j_per_correct")
+    if jpc is not None:
+        value = "undefined (no correct answer in the window)" if jpc.value is None else f"{_value(jpc.value)} J"
+        lines.append(f"  energy per correct answer ({jpc.domain}): {value}; beside j_per_token, not instead of it")
     return lines
 
 
@@ -176,5 +224,5 @@ def format_summary(record: RunRecord, *, all_figures: bool = False) -> str:
     if record.error:
         lines.append(f"error     {record.error}")
     lines += ["figures", *_figures(record, all_figures)]
-    lines += _sweep(record) + _validity(record) + _loadgen(record) + _quality(record)
+    lines += _task(record) + _sweep(record) + _validity(record) + _loadgen(record) + _quality(record)
     return "\n".join(lines) + "\n"

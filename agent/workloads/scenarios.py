@@ -29,6 +29,7 @@ from wattfleet.core.model.query import Query
 
 PROMPT_POOL = 32  # distinct prompts per run, cycled (seeded, so runs are repeatable)
 PROGRESS_INTERVAL_NS = 100_000_000  # at most 10 progress calls a second
+SCHEDULER_SLICE_S = 0.05  # the server scheduler waits for an arrival in slices of at most this (cancel checks)
 
 
 class RunObserver(Protocol):
@@ -210,26 +211,33 @@ class Recorder:
 
 
 class QueryExecutor:
-    """One query = one runner call: `batch_size` prompts (one request each) or one batched inference."""
+    """One query = one runner call: `batch_size` prompts (one request each) or one batched inference.
 
-    def __init__(self, runner: Any, load: LoadConfig, recorder: Recorder) -> None:
+    Prompts come from the profile's `source` (traffic/source.py: the user's items, length distributions or
+    a trace, stopping at EOS) or, without one, from a pool of PROMPT_POOL seeded random prompts of
+    load.prompt_tokens, each run to load.output_tokens."""
+
+    def __init__(self, runner: Any, load: LoadConfig, recorder: Recorder, source: Any = None) -> None:
         self.runner = runner
         self.load = resolve_load(load)
         self.recorder = recorder
+        self.source = source
         self.generative = runner.kind == "generative"
         self.prompts: list[list[int]] = []
-        if self.generative:
+        if self.generative and source is None:
             self.prompts = runner.make_prompts(PROMPT_POOL, load.prompt_tokens, load.seed)
 
     def run(self, scheduled_ns: int, warmup: bool, on_issue: Callable[[int], None] | None = None, *,
             prompt_ids: Sequence[int] | None = None,
-            on_token: Callable[[int, int, int], None] | None = None) -> list[Query]:
+            on_token: Callable[[int, int, int], None] | None = None,
+            request_index: int | None = None) -> list[Query]:
         """Issue one query now; records and returns its timings. Thread-safe. `on_issue` is called
         with the issue time just before the runner is called.
 
         A harness that chooses the samples passes `prompt_ids` (indices into the prompt pool, one per
         prompt of the query; a fixed-shape query then counts len(prompt_ids) samples) and `on_token`
-        (called as (prompt index in the query, token index, t_ns) for every token)."""
+        (called as (prompt index in the query, token index, t_ns) for every token). `request_index` is
+        what the source draws query n from (default: the query id; a replayed arrival passes its trace row)."""
         batch = self.load.batch_size if prompt_ids is None else len(prompt_ids)
         if not self.generative:
             rid = self.recorder.take_ids(1)
@@ -242,8 +250,15 @@ class QueryExecutor:
             self.recorder.add(timings)
             return timings
         base = self.recorder.take_ids(batch)
-        ids = list(prompt_ids) if prompt_ids is not None else [base + i for i in range(batch)]
-        prompts = [self.prompts[i % len(self.prompts)] for i in ids]
+        source = self.source if prompt_ids is None else None
+        requests: list[Any] = []
+        if source is not None:
+            first = base if request_index is None else request_index
+            requests = [source.request(first + i) for i in range(batch)]
+            prompts: Sequence[Sequence[int]] = [r.ids for r in requests]
+        else:
+            ids = list(prompt_ids) if prompt_ids is not None else [base + i for i in range(batch)]
+            prompts = [self.prompts[i % len(self.prompts)] for i in ids]
         stamps: list[list[int]] = [[] for _ in range(batch)]
         observer = self.recorder.observer
 
@@ -257,15 +272,22 @@ class QueryExecutor:
         issued = time.monotonic_ns()
         if on_issue is not None:
             on_issue(issued)
-        outputs = self.runner.generate(prompts, self.load.output_tokens, token)
+        if source is not None:
+            outputs = self.runner.generate(prompts, [r.max_new_tokens for r in requests], token,
+                                           source.eos_ids or None)
+        else:
+            outputs = self.runner.generate(prompts, self.load.output_tokens, token)
         end = time.monotonic_ns()
         timings = []
         for b in range(batch):
             toks = tuple(stamps[b])
             if len(toks) != len(outputs[b]):
                 raise RuntimeError(f"runner reported {len(toks)} token times for {len(outputs[b])} tokens")
-            timings.append(Query(base + b, scheduled_ns, issued, toks[-1] if toks else end, toks,
-                                         warmup))
+            q = Query(base + b, scheduled_ns, issued, toks[-1] if toks else end, toks, warmup)
+            if source is not None:  # graded after the last token: outside every latency
+                a = source.grade(requests[b], outputs[b])
+                q = dataclasses.replace(q, item_id=a.item_id, correct=a.correct, output_ids=a.output_ids)
+            timings.append(q)
         self.recorder.add(timings)
         return timings
 
@@ -436,13 +458,15 @@ def server_schedule(load: LoadConfig) -> list[int]:
 
 
 def run_server(ex: QueryExecutor) -> tuple[Window, list[int]]:
-    """Open loop: a scheduler issues queries at seeded Poisson/Gamma times to a bounded worker pool
-    (server_workers); a query waiting for a worker keeps its scheduled time, so ttft counts queueing.
-    Window = first scheduled arrival to the first completion after the last arrival (the drain).
-    Returns the window and the scheduled offsets used."""
+    """Open loop: a scheduler issues queries at seeded Poisson/Gamma times, or at a trace's replayed
+    arrivals, to a bounded worker pool (server_workers); a query waiting for a worker keeps its scheduled
+    time, so ttft counts queueing. The scheduler wakes at each arrival (waiting in slices of at most
+    SCHEDULER_SLICE_S, so that a cancel is seen). Window = first scheduled arrival to the first completion
+    after the last arrival (the drain). Returns the window and the scheduled offsets used."""
     rec, ld = ex.recorder, ex.load
     _warmup(ex)
-    offsets = server_schedule(ld)
+    replay = ex.source is not None and ex.source.replays_arrivals
+    offsets = ex.source.schedule_ns(ld) if replay else server_schedule(ld)
     t0 = rec.begin(time.monotonic_ns() + 1_000_000)  # 1 ms for the pool to start
     max_ns = int(rec.max_duration_s * 1e9)
     issued_sched: list[int] = []
@@ -452,7 +476,7 @@ def run_server(ex: QueryExecutor) -> tuple[Window, list[int]]:
 
         workers = server_workers(0, ex.runner.runtime)[0]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wattfleet-server") as pool:
-        for off in offsets:
+        for i, off in enumerate(offsets):
             if off > max_ns:
                 break
             target = t0 + off
@@ -462,11 +486,11 @@ def run_server(ex: QueryExecutor) -> tuple[Window, list[int]]:
                 delay = (target - time.monotonic_ns()) / 1e9
                 if delay <= 0:
                     break
-                rec.cancel.wait(min(delay, 0.05))
+                rec.cancel.wait(min(delay, SCHEDULER_SLICE_S))
             if rec.failed.is_set() or rec.cancel.is_set():
                 break
             issued_sched.append(target)
-            pool.submit(_guarded(rec, _scheduled_query(ex, target)))
+            pool.submit(_guarded(rec, _scheduled_query(ex, target, i if replay else None)))
     last_arrival = issued_sched[-1] if issued_sched else t0
     with rec.lock:
         dones = [r.done_ns for r in rec.requests if not r.warmup and r.done_ns >= last_arrival]
@@ -477,15 +501,20 @@ def run_server(ex: QueryExecutor) -> tuple[Window, list[int]]:
         reason = "cancelled"
     elif t1 - t0 >= ld.min_duration_s * 1e9 and len(measured(rec.requests)) >= rec.min_queries:
         reason = "limits met"  # judged on the window reported: first arrival to the drain's first completion
+    elif replay and len(offsets) < ld.max_queries and len(offsets) == len(ex.source.files.trace.rows):
+        reason = "trace ended"  # replayed once, never looped: the minimums were not reached
+        notes = (f"the trace ended after {len(offsets)} arrivals over {offsets[-1] / 1e9:.3g} s (scaled), "
+                 "before min_queries and min_duration_s were met",)
+        return Window(t0, t1, reason, notes), [s - t0 for s in issued_sched]
     else:  # the schedule was cut short by a cap
         reason = "max_queries" if len(offsets) >= ld.max_queries else "max_duration_s"
     return Window(t0, t1, reason), [s - t0 for s in issued_sched]
 
 
-def _scheduled_query(ex: QueryExecutor, scheduled_ns: int) -> Callable[[], None]:
+def _scheduled_query(ex: QueryExecutor, scheduled_ns: int, index: int | None = None) -> Callable[[], None]:
     def issue() -> None:
         if not ex.recorder.cancel.is_set():  # a cancelled run leaves queued queries unissued
-            ex.run(scheduled_ns, warmup=False)
+            ex.run(scheduled_ns, warmup=False, request_index=index)
 
     return issue
 

@@ -3,7 +3,8 @@
 A query is one prompt of a batch (generative models) or one batched inference (fixed-shape models). The
 scenario records it, the agent streams it (QueryBatch + TokenBatch), the journal keeps it for crash
 recovery and the record stores it; all of them use this one type. Times are monotonic ns on the host that
-ran it.
+ran it. A query that ran one of the user's items (profile `[workload] items`) also carries the item's id,
+whether its answer was correct (None: not scored) and the output token ids it was graded on.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ class Query:
     token_ns: tuple[int, ...] = ()
     warmup: bool = False
     samples: int = 1  # samples in this query (its batch size for fixed-shape inference)
+    item_id: str = ""  # the item it ran ("" = generated prompt)
+    correct: bool | None = None  # its answer against the item's expected one; None = not scored
+    output_ids: tuple[int, ...] = ()  # the tokens it produced, kept only for items
 
     @property
     def n_out(self) -> int:
@@ -45,6 +49,8 @@ class Query:
             "n_out": self.n_out,
             "warmup": self.warmup,
             "samples": self.samples,
+            **({"item_id": self.item_id, "correct": self.correct, "output_ids": list(self.output_ids)}
+               if self.item_id else {}),
         }
 
     @classmethod
@@ -59,4 +65,7 @@ class Query:
             token_ns=tuple(int(t) + base_ns for t in d.get("token_ns", ())),
             warmup=bool(d.get("warmup", False)),
             samples=int(d.get("samples", 1)),
+            item_id=str(d.get("item_id", "") or ""),
+            correct=None if d.get("correct") is None else bool(d["correct"]),
+            output_ids=tuple(int(t) for t in d.get("output_ids", ())),
         )

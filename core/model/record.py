@@ -200,6 +200,9 @@ class RunRecord:
     energy: list[DomainEnergy] = field(default_factory=list)  # the headline domain first
     host_cpu: HostCpu | None = None
     task: TaskSuccess | None = None
+    # What was sent, when not generated prompts: the items file and which items ran, the trace and its
+    # scale, the length distributions (agent/workloads/traffic/source.py writes it)
+    workload: dict[str, Any] | None = None
     quality: dict[str, Any] | None = None
     error: str = ""
     sweep: list[RunRecord] = field(default_factory=list)  # one sub-record per swept value
@@ -262,6 +265,7 @@ class RunRecord:
             "energy": [e.to_dict() for e in self.energy],
             "host_cpu": None if self.host_cpu is None else self.host_cpu.to_dict(),
             "task": None if self.task is None else self.task.to_dict(),
+            "workload": self.workload,
             "quality": self.quality,
             "extras": self.extras,
             "sweep_summary": self.sweep_summary,
@@ -305,6 +309,7 @@ class RunRecord:
             energy=energy,
             host_cpu=HostCpu.from_dict(host_cpu) if isinstance(host_cpu, Mapping) else None,
             task=TaskSuccess.from_dict(task) if isinstance(task, Mapping) else None,
+            workload=dict(d["workload"]) if isinstance(d.get("workload"), Mapping) else None,
             quality=d.get("quality"),
             error=str(d.get("error", "") or ""),
             sweep=[cls.from_dict(s) for s in d.get("sweep", [])],

@@ -4,7 +4,8 @@
 
 12 GPU hosts in two racks (H100 and L4), one CPU host, one estimate-only host, one host without a power
 source; three profiles; rate sweeps, so each host has several operating points; one slow H100 (lower
-power limit, throttled), one host whose runs were all invalid, one low-confidence host.
+power limit, throttled), one host whose runs were all invalid, one low-confidence host; task success on
+decoder-server, where one L4 answers worse than the rest.
 """
 
 from __future__ import annotations
@@ -37,13 +38,22 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 PROFILES = {"decoder-server": 1.0, "decoder-gpt2": 0.45, "encoder-offline": 2.2}
 
 
+def _success(host: str, rng: random.Random) -> tuple[float, float, float]:
+    """(rate, 95% interval) of 200 scored answers; l4-10 answers worse than the rest."""
+    rate = 0.70 if host == "l4-10" else round(rng.uniform(0.90, 0.94), 3)
+    half = 1.96 * (rate * (1 - rate) / 200) ** 0.5
+    return rate, round(rate - half, 3), round(rate + half, 3)
+
+
 def _sweep(host: str, profile: str, scale: float, watts_at_8: float, rng: random.Random, **kw: Any) -> dict[str, Any]:
     levels = []
+    success = _success(host, rng) if profile == "decoder-server" else None
     for rate in (4, 8, 16):
         tps = 120.0 * rate * scale * rng.uniform(0.97, 1.03)
         watts = watts_at_8 * (0.55 + 0.45 * rate / 8) * rng.uniform(0.98, 1.02)
         levels.append(record(host, profile=profile, rate_qps=rate, tokens_per_s=tps, ttft_p99_ms=18.0 * rate ** 1.4,
                              power={"gpu-board:0": (watts, watts * 1.15)}, run_id=f"{host}/{profile}/rate={rate}",
+                             success=success, correct_per_s=None if success is None else tps / 64 * success[0],
                              **kw))
     top = dict(levels[1])
     top["sweep"] = levels

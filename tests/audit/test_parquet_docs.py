@@ -33,6 +33,12 @@ def test_one_row_per_record_and_sweep_level_with_units(tmp_path: Path) -> None:
     assert field.metadata == {b"unit": b"W", b"domain": b"gpu-board:0"}
     levels = table.filter(table["parent_run_id"].is_valid()).column("setting").to_pylist()
     assert {"rate=4 pl=700W", "rate=16 pl=72W"} <= set(levels)
+    rows = table.to_pylist()
+    worse = next(r for r in rows if r["host"] == "l4-10" and r["profile"] == "decoder-server")
+    run = next(r for r in report.runs if r.host == "l4-10" and r.profile == "decoder-server")
+    assert run.success is not None and worse["task_success_rate"] == run.success.rate
+    assert worse["task_success_ci_high"] == run.success.ci_high and worse["success_rate"] == run.success.rate
+    assert worse["j_per_correct__gpu_board_0"] == worse["headline_j_per_correct"] is not None
 
 
 def test_the_docs_duckdb_query_runs_and_agrees_with_the_audit(tmp_path: Path) -> None:

@@ -49,12 +49,21 @@ def test_per_host_power_over_runs() -> None:
     h1 = _audit().power["h1"]["gpu-board"]
     assert h1.n_runs == 2
     assert h1.avg_w == pytest.approx((300 * 10 + 360 * 30) / 40)  # 345: weighted by window
-    assert (h1.p95_w, h1.p95_over) == (360.0, "runs")  # nearest rank of [300, 360]
+    assert (h1.p95_w, h1.p95_over) == (360.0, "windows")  # nearest rank of [300, 360]
     assert h1.peak_w == 430.0  # run B: 280 + 150
     report = _audit()
     assert set(report.power["h3"]) == {"gpu-board", "cpu-package"}
     assert "h5" not in report.power
     assert set(report.power["h6"]) == {"estimated"}
+
+
+def test_each_sweep_level_is_a_window_of_its_own() -> None:
+    levels = [record("s", rate_qps=4, duration_s=10.0, power={"gpu-board:0": (100.0, 120.0)}, run_id="s/rate=4"),
+              record("s", rate_qps=8, duration_s=30.0, power={"gpu-board:0": (200.0, 230.0)}, run_id="s/rate=8")]
+    parent = record("s", rate_qps=8, duration_s=30.0, power={"gpu-board:0": (200.0, 230.0)}, sweep=levels)
+    hp = run_audit(RunSet((audit_run_from_record(parent, "x"),))).power["s"]["gpu-board"]
+    # not the parent's copy of its peak level: (100 W x 10 s + 200 W x 30 s) / 40 s
+    assert (hp.n_runs, hp.avg_w, hp.p95_w, hp.p95_over, hp.peak_w) == (2, 175.0, 200.0, "windows", 230.0)
 
 
 def test_totals_add_only_within_a_domain_key() -> None:
@@ -129,7 +138,37 @@ def test_outlier_by_modified_z_with_its_evidence() -> None:
     assert "precision fp32 (peers: fp16)" in o.evidence
     assert "power limit 60 W (peers: 72 W)" in o.evidence
     assert "throttle reasons seen sw_power_cap (peers: none recorded)" in o.evidence
-    assert "not in the records: driver, clocks" in o.evidence
+    assert "not in the records: driver, clocks, temperature" in o.evidence
+
+
+def test_outlier_evidence_from_the_device_state_the_agent_recorded() -> None:
+    def state(limit: float, sm: float, temp: float, *seen: str) -> dict[str, object]:
+        return {"start": {"power_limit_w": limit, "sm_clock_mhz": 300.0, "temperature_c": 40.0},
+                "end": {"power_limit_w": limit, "sm_clock_mhz": sm, "temperature_c": temp,
+                        "throttle_reasons": list(seen)}}
+
+    peers = [(2.0, state(72.0, 2040.0, 70.0)), (2.1, state(72.0, 2010.0, 71.0)), (1.9, state(72.0, 1995.0, 69.0)),
+             (2.0, state(72.0, 2025.0, 72.0))]
+    recs = [record(f"n{i}", device="NVIDIA L4", tokens_per_s=1000.0, power={"gpu-board:0": (1000.0 / v, None)},
+                   device_state=st) for i, (v, st) in enumerate(peers)]
+    recs.append(record("hot", device="NVIDIA L4", tokens_per_s=1000.0, power={"gpu-board:0": (1000.0, None)},
+                       device_state=state(72.0, 1200.0, 88.0, "hw_thermal_slowdown", "sw_thermal_slowdown")))
+    (o,) = run_audit(RunSet(tuple(audit_run_from_record(r, "x") for r in recs))).outliers
+    assert o.host == "hot"
+    # the clock and temperature under load (end), against the peers' medians (2017.5 MHz, 70.5 °C)
+    assert "sm clock 1200 MHz (peers: 2017.5 MHz)" in o.evidence
+    assert "temperature 88 °C (peers: 70.5 °C)" in o.evidence
+    assert "throttle reasons seen hw_thermal_slowdown, sw_thermal_slowdown (peers: none recorded)" in o.evidence
+    assert not any(e.startswith("power limit") for e in o.evidence)  # the same limit is no evidence
+
+
+def test_a_shared_domain_takes_no_part_in_outliers() -> None:
+    runs = list(_peers([2.0, 2.1, 1.9, 2.0]).runs)
+    runs.append(audit_run_from_record(record("busy", device="NVIDIA L4", tokens_per_s=1000.0, shared=("gpu-board:0",),
+                                             power={"gpu-board:0": (1000.0, None)}), "x"))
+    report = run_audit(RunSet(tuple(runs)))
+    assert report.outliers == ()
+    assert next(e for e in report.efficiency if e.host == "busy").shared
 
 
 def test_outlier_when_mad_is_zero_and_not_for_a_tiny_spread() -> None:

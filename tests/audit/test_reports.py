@@ -92,7 +92,8 @@ def _page_requests(netlog: Path) -> list[str]:
             and not e["params"]["url"].startswith(("file:", "data:"))]
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+@pytest.mark.skipif(shutil.which("chromium") is None,
+                    reason="Debian's chromium is not installed (scripts/dev.sh test installs it when run as root)")
 def test_html_in_headless_chromium_requests_nothing(report: AuditReport, tmp_path: Path) -> None:
     def load(html: str, name: str) -> tuple[Path, list[str]]:
         page, png, netlog = tmp_path / f"{name}.html", tmp_path / f"{name}.png", tmp_path / f"{name}.netlog.json"

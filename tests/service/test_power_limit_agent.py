@@ -22,6 +22,7 @@ from telemetry.fake_sysfs import rapl_tree
 from wattfleet.agent.service.journal import Journal
 from wattfleet.core.client import AgentClient, AgentError
 from wattfleet.core.model import RunRecord, RunSpec
+from wattfleet.tui.fleet.audit.records import runs_from_records
 
 TESTS = Path(__file__).resolve().parents[1]
 LIMIT = "sys/class/powercap/intel-rapl:0/constraint_0_power_limit_uw"
@@ -120,6 +121,13 @@ async def test_a_sweep_sets_each_limit_and_puts_the_original_back(allowed: Runni
         assert refused.state == "failed" and "\n" not in refused.error
         assert refused.error.startswith("power-limit sweep refused on pl-host: cpu package-0 (intel-rapl:0): 200 W")
         assert _watts(tree) == 95.0
+        # the audit reads each step as an operating point at its limit, and the refusal as a per-host reason
+        audit = runs_from_records([record, await c.get_run_record(bad.run_id)], "agent")
+        (run,) = audit.runs
+        assert [s.setting for s in run.sweep] == ["concurrency=2 pl=60W", "concurrency=2 pl=45W"]
+        assert [s.env.power_limit_w for s in run.sweep] == [60.0, 45.0]
+        (rejected,) = audit.rejected
+        assert rejected.host == "pl-host" and "refused on pl-host" in rejected.reason
     journal = Journal(allowed.data_dir / "journal.sqlite3")  # WAL: read beside the running agent
     assert journal.pending_limits() == []
     journal.close()

@@ -4,16 +4,27 @@ failures of the perturbed copy, EOS where the map puts it, and text prompts thro
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from known_folder import (
+    BAD,
+    MUL_ANSWER_TOKENS,
+    QUESTIONS,
+    SPEC,
+    answer_items,
+    predecessor,
+    predicted_failures,
+    text_folder,
+    word_tokenizer,
+)
 
 from wattfleet.agent.workloads.config import ModelConfig, RuntimeConfig
 from wattfleet.agent.workloads.models import KNOWN, builtin_kind, builtin_model_path, builtin_names
 from wattfleet.agent.workloads.models.known import greedy, steps_to_eos
 from wattfleet.agent.workloads.runners import open_runner
+from wattfleet.agent.workloads.runners.export_config import read_export_config
 from wattfleet.agent.workloads.traffic.items import load_items, prepare
 from wattfleet.agent.workloads.traffic.scorers import ScorerSpec, cut_at_eos
 from wattfleet.agent.workloads.traffic.success import tally
@@ -22,9 +33,6 @@ from wattfleet.agent.workloads.traffic.tokenizer import TextTokenizer, find_eos
 from wattfleet.core.errors import ConfigError
 
 tokenizers = pytest.importorskip("tokenizers", reason="the agent extra installs `tokenizers`")
-
-SPEC = KNOWN["decoder-known"]
-BAD = KNOWN["decoder-known-perturbed"]
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +44,6 @@ def _runner(name: str, cache: Path, model_dirs: tuple[Path, ...] = ()) -> object
     if name in KNOWN:
         return open_runner(ModelConfig(builtin=name), RuntimeConfig(), cache_dir=cache)
     return open_runner(ModelConfig(path=name), RuntimeConfig(), model_dirs=model_dirs, cache_dir=cache)
-
-
-def _predecessor(token: int, k: int) -> int:
-    """The token k steps before `token` on the map's cycle."""
-    inverse = {SPEC.next_token(t): t for t in range(SPEC.vocab)}
-    for _ in range(k):
-        token = inverse[token]
-    return token
 
 
 def test_known_decoders_are_builtins_with_one_full_cycle() -> None:
@@ -75,28 +75,13 @@ def test_eos_comes_exactly_where_the_map_puts_it(cache: Path) -> None:
     runner = _runner("decoder-known", cache)
     try:
         for k in (1, 2, 5, 9):
-            prompt = [7, 3, _predecessor(SPEC.eos, k)]
+            prompt = [7, 3, predecessor(SPEC.eos, k)]
             out = runner.generate([prompt], 12)[0]  # type: ignore[attr-defined]
             assert out[k - 1] == SPEC.eos and SPEC.eos not in out[: k - 1]
             assert len(cut_at_eos(out, [SPEC.eos])) == k - 1
             assert len(greedy(SPEC, prompt, 12)) == k == steps_to_eos(SPEC, prompt[-1])
     finally:
         runner.close()  # type: ignore[attr-defined]
-
-
-def _answer_items(path: Path, n: int, limit: int) -> Path:
-    """n items of token-id prompts, each expecting the correct model's answer (cut at EOS); a few end close
-    to EOS so that some answers are short and EOS-terminated."""
-    rng = np.random.default_rng(11)
-    lines = []
-    for i in range(n):
-        prompt = rng.integers(0, SPEC.vocab, 4).tolist()
-        if i % 5 == 0:
-            prompt[-1] = _predecessor(SPEC.eos, 2 + i // 5)  # answers of 1..8 tokens, then EOS
-        lines.append(json.dumps({"id": f"q{i}", "prompt_ids": prompt, "max_output_tokens": limit,
-                                 "expected": cut_at_eos(greedy(SPEC, prompt, limit), [SPEC.eos])}))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def _run_items(name: str, cache: Path, items_path: Path) -> tuple[int, int, list[str]]:
@@ -118,19 +103,10 @@ def _run_items(name: str, cache: Path, items_path: Path) -> tuple[int, int, list
 def test_known_decoder_answers_every_item_and_the_perturbed_one_fails_exactly_the_predicted(
         cache: Path, tmp_path: Path) -> None:
     limit = 12
-    path = _answer_items(tmp_path / "items.jsonl", 40, limit)
+    path = answer_items(tmp_path / "items.jsonl", 40, limit)
     scored, correct, _ = _run_items("decoder-known", cache, path)
     assert (scored, correct) == (40, 40)
-    # Predicted from the map alone: an item fails iff a token fed to the model before its answer ends
-    # (the last prompt token, then each output token before the last) is one the perturbed copy moves.
-    moved = BAD.perturbed_tokens()
-    predicted = []
-    for item in load_items(path).items:
-        assert item.prompt_ids is not None
-        out = greedy(SPEC, item.prompt_ids, limit)
-        fed = [item.prompt_ids[-1], *out[:-1]]
-        if any(t in moved for t in fed):
-            predicted.append(item.item_id)
+    predicted = predicted_failures(path, limit)  # from the map alone (known_folder.py)
     scored, correct, failed = _run_items("decoder-known-perturbed", cache, path)
     assert scored == 40 and failed == predicted
     assert correct == 40 - len(predicted) and 5 < len(predicted) < 35
@@ -171,64 +147,36 @@ def test_trained_tokenizer_round_trips_real_text(tmp_path: Path) -> None:
         TextTokenizer.beside(tmp_path / "bad" / "model.onnx")
 
 
-def _word_tokenizer(path: Path, words: dict[str, int]) -> None:
-    """A WordLevel tokenizer.json with the given word -> id table (and [UNK], </s>)."""
-    from tokenizers import AddedToken, Tokenizer, models, pre_tokenizers
-
-    tok = Tokenizer(models.WordLevel(vocab=words, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.add_special_tokens([AddedToken("</s>", special=True)])
-    tok.save(str(path))
-
-
-def test_text_prompts_give_the_known_answers_end_to_end(cache: Path, tmp_path: Path) -> None:
-    """Words placed on the map's cycle so that the known decoder answers questions in words: the answer to
-    "... six times seven" walks to EOS through "the answer is 42 ."; "... seven plus one" walks 4 steps."""
-    chain_a = {_predecessor(SPEC.eos, k): w for k, w in zip(range(6, 0, -1),
-                                                             ["seven", "the", "answer", "is", "42", "."], strict=True)}
-    chain_b = {_predecessor(SPEC.eos, k): w for k, w in zip(range(40, 35, -1),
-                                                             ["one", "makes", "8", "in", "total"], strict=True)}
-    words = {w: i for i, w in {**chain_a, **chain_b}.items()}
-    free = (i for i in range(2, SPEC.vocab) if i not in chain_a and i not in chain_b)
-    for w in ("[UNK]", "what", "six", "times", "plus"):
-        words[w] = next(free)
-    words["</s>"] = SPEC.eos
-    model_dir = tmp_path / "known"
-    model_dir.mkdir()
-    shutil.copy(builtin_model_path("decoder-known", cache), model_dir / "model.onnx")
-    _word_tokenizer(model_dir / "tokenizer.json", words)
-    (model_dir / "config.json").write_text(json.dumps({"eos_token_id": SPEC.eos, "vocab_size": SPEC.vocab}),
-                                           encoding="utf-8")
-    items_path = tmp_path / "questions.jsonl"
-    items_path.write_text("\n".join(json.dumps(x) for x in [
-        {"id": "mul", "prompt": "what is six times seven", "expected": "42"},
-        {"id": "add", "prompt": "what is seven plus one", "expected": 8, "max_output_tokens": 4},
-        {"id": "wrong", "prompt": "what is seven plus one", "expected": "9", "max_output_tokens": 4}]) + "\n",
-        encoding="utf-8")
+def test_text_prompts_give_the_known_answers_through_the_pieces(cache: Path, tmp_path: Path) -> None:
+    """The text folder (known_folder.py) piece by piece: tokenise, generate stopping at the EOS that
+    config.json names, grade. The same folder runs through `wattfleet bench` and an agent elsewhere."""
+    model_dir = text_folder(tmp_path / "known", cache)
     tok = TextTokenizer.beside(model_dir / "model.onnx")
     assert tok is not None
     eos = find_eos(model_dir / "model.onnx", tokenizer=tok)
-    assert (eos.ids, eos.source) == ((SPEC.eos,), "config.json")
-    items = load_items(items_path)
+    assert eos.ids == (SPEC.eos,) and eos.source == f"eos_token_id in {model_dir / 'config.json'}"
+    items = load_items(model_dir / "questions.jsonl")
     runner = _runner("model.onnx", cache, (model_dir,))
     try:
         prompts = prepare(items, tok, default_max_output_tokens=10, vocab_size=runner.vocab_size,  # type: ignore[attr-defined]
                           max_context=runner.max_context, model_name=str(model_dir / "model.onnx"))  # type: ignore[attr-defined]
-        outputs = [runner.generate([list(p.ids)], p.max_output_tokens)[0] for p in prompts]  # type: ignore[attr-defined]
+        assert runner.eos_token_ids == eos.ids  # type: ignore[attr-defined]  # one reader: the runner's own
+        outputs = [runner.generate([list(p.ids)], p.max_output_tokens, eos_token_id=eos.ids)[0]  # type: ignore[attr-defined]
+                   for p in prompts]
     finally:
         runner.close()  # type: ignore[attr-defined]
     grader = Grader(items, ScorerSpec("last-number"), tok, eos.ids)
     graded = [grader.grade(p.item, out) for p, out in zip(prompts, outputs, strict=True)]
     assert [g.text for g in graded] == ["the answer is 42 .", "makes 8 in total", "makes 8 in total"]
-    assert [g.correct for g in graded] == [True, True, False]
-    assert len(outputs[0]) == 10 and outputs[0][5] == SPEC.eos  # stopped only by the limit today (INTEGRATION.md)
+    assert [g.correct for g in graded] == [q[3] for q in QUESTIONS.values()]
+    assert len(outputs[0]) == MUL_ANSWER_TOKENS and outputs[0][-1] == SPEC.eos  # stopped at EOS, not at 10
 
 
 def test_find_eos_reads_each_source_in_order(tmp_path: Path) -> None:
     model = tmp_path / "model.onnx"
     assert find_eos(model).ids == ()
     assert find_eos(model, {"eos_token_id": "5,9"}).ids == (5, 9)
-    _word_tokenizer(tmp_path / "tokenizer.json", {"[UNK]": 0, "hi": 2})
+    word_tokenizer(tmp_path / "tokenizer.json", {"[UNK]": 0, "hi": 2})
     tok = TextTokenizer.beside(model)
     assert tok is not None
     (tmp_path / "tokenizer_config.json").write_text(json.dumps({"eos_token": {"content": "</s>"}}), encoding="utf-8")
@@ -237,10 +185,15 @@ def test_find_eos_reads_each_source_in_order(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"eos_token_id": [7, 8, 7]}), encoding="utf-8")
     assert find_eos(model, None, tok).ids == (7, 8)
     (tmp_path / "generation_config.json").write_text('{"eos_token_id": 3}', encoding="utf-8")
-    assert find_eos(model, None, tok).to_dict() == {"ids": [3], "source": "generation_config.json"}
-    (tmp_path / "generation_config.json").write_text('{"eos_token_id": "3"}', encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"generation_config.json: eos_token_id: eos_token_id must be a token id"):
+    generation = tmp_path / "generation_config.json"
+    assert find_eos(model, None, tok).to_dict() == {"ids": [3], "source": f"eos_token_id in {generation}"}
+    # config.json and generation_config.json have one reader, the runner's: find_eos takes what it read
+    assert find_eos(model, None, tok, read_export_config(model)) == find_eos(model, None, tok)
+    nothing_beside = read_export_config(tmp_path / "x" / "m.onnx")
+    assert find_eos(model, {"eos_token_id": "5"}, None, export=nothing_beside).ids == (5,)
+    generation.write_text('{"eos_token_id": "3"}', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"generation_config.json: eos_token_id '3' is not a token id"):
         find_eos(model)
-    (tmp_path / "generation_config.json").write_text('{\n  "eos_token_id": 3,\n}', encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"generation_config.json:3: not JSON"):
+    generation.write_text('{\n  "eos_token_id": 3,\n}', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"generation_config.json: not valid JSON"):
         find_eos(model)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -22,6 +23,7 @@ from wattfleet.agent.workloads.traffic.scorers import (
 from wattfleet.agent.workloads.traffic.success import Success, success_figures, tally, wilson_interval
 from wattfleet.agent.workloads.traffic.task import Grader
 from wattfleet.core.errors import ConfigError
+from wattfleet.core.model import Figure
 
 
 @pytest.mark.parametrize(("text", "number"), [
@@ -157,7 +159,12 @@ def test_tally_counts_scored_correct_and_window() -> None:
     assert block["ci_low"] < 0.75 < block["ci_high"]
 
 
-def _energy(domain: str, energy_j: float | None, low: bool = False, estimate: bool = False) -> dict[str, object]:
+def _figures(success: Success, window_s: float, energy: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """success_figures on energy figures given as dicts, answered as dicts (the record's JSON form)."""
+    return [f.to_dict() for f in success_figures(success, window_s, [Figure.from_dict(e) for e in energy])]
+
+
+def _energy(domain: str, energy_j: float | None, low: bool = False, estimate: bool = False) -> dict[str, Any]:
     prefix = "ESTIMATE from CPU utilisation x TDP, not a measurement: " if estimate else ""
     return {"name": "energy_j", "value": energy_j, "unit": "J", "domain": domain,
             "definition": prefix + "energy of the domain", "low_confidence": low}
@@ -165,7 +172,7 @@ def _energy(domain: str, energy_j: float | None, low: bool = False, estimate: bo
 
 def test_success_figures_per_domain() -> None:
     s = Success("last-number", "text", scored=40, correct=30, unscored=0, correct_in_window=25)
-    figs = success_figures(s, 5.0, [_energy("gpu-board:0", 100.0), _energy("estimated", 40.0, estimate=True),
+    figs = _figures(s, 5.0, [_energy("gpu-board:0", 100.0), _energy("estimated", 40.0, estimate=True),
                                     {"name": "power_avg_w", "value": 20.0, "unit": "W", "domain": "gpu-board:0",
                                      "definition": "", "low_confidence": False}])
     by = {(f["name"], f["domain"]): f for f in figs}
@@ -181,19 +188,19 @@ def test_success_figures_per_domain() -> None:
 
 def test_zero_correct_gives_none_and_says_why() -> None:
     s = Success("exact", "ids", scored=50, correct=0, unscored=0, correct_in_window=0)
-    figs = success_figures(s, 2.0, [_energy("cpu-package", 10.0)])
+    figs = _figures(s, 2.0, [_energy("cpu-package", 10.0)])
     jpc = next(f for f in figs if f["name"] == "j_per_correct")
     assert jpc["value"] is None and jpc["low_confidence"]
     assert "no correct answer in the window" in jpc["definition"]
     assert next(f for f in figs if f["name"] == "correct_per_s")["value"] == 0.0
     assert next(f for f in figs if f["name"] == "success_rate_ci_low")["value"] == 0.0
-    assert success_figures(Success("exact", "ids", 0, 0, 5, 0), 2.0, [_energy("cpu-package", 10.0)]) == []
+    assert _figures(Success("exact", "ids", 0, 0, 5, 0), 2.0, [_energy("cpu-package", 10.0)]) == []
 
 
 def test_few_scored_or_weak_energy_is_low_confidence() -> None:
-    few = success_figures(Success("exact", "ids", 10, 9, 0, 9), 1.0, [_energy("cpu-package", 3.0)])
+    few = _figures(Success("exact", "ids", 10, 9, 0, 9), 1.0, [_energy("cpu-package", 3.0)])
     assert all(f["low_confidence"] for f in few)
-    many = success_figures(Success("exact", "ids", 64, 60, 0, 60), 1.0,
+    many = _figures(Success("exact", "ids", 64, 60, 0, 60), 1.0,
                            [_energy("cpu-package", 3.0, low=True), _energy("gpu-board:0", None)])
     jpc = {f["domain"]: f for f in many if f["name"] == "j_per_correct"}
     assert jpc["cpu-package"]["low_confidence"] and jpc["cpu-package"]["value"] == 0.05

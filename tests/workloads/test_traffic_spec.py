@@ -16,8 +16,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-# The built-in profile proposed for profiles/ once profile.py reads [workload] (INTEGRATION.md).
-CHAT_SYNTHETIC = (Path(__file__).parent / "data" / "chat-synthetic.toml").read_text(encoding="utf-8")
+# The built-in profile of synthetic chat-like traffic.
+CHAT_SYNTHETIC = (Path(__file__).parents[2] / "profiles" / "chat-synthetic.toml").read_text(encoding="utf-8")
 
 
 def _parse(text: str) -> object:
@@ -25,10 +25,13 @@ def _parse(text: str) -> object:
 
 
 def test_chat_synthetic_profile_reads_in_both_halves() -> None:
+    from wattfleet.agent.workloads.profile import find_profile
+
     data = tomllib.loads(CHAT_SYNTHETIC)
     profile = profile_from_dict(without_traffic(data), "profiles/chat-synthetic.toml")
     traffic = traffic_from_dict(data, "profiles/chat-synthetic.toml")
     assert "SYNTHETIC" in profile.description
+    assert find_profile("chat-synthetic")[0].traffic == traffic  # a built-in profile, [workload] read
     out = traffic.workload.output_lengths
     assert out is not None and (out.dist, out.median, out.upper) == ("lognormal", 48.0, 256)
     inp = traffic.workload.input_lengths

@@ -1,8 +1,9 @@
 """`wattfleet audit`: the fleet power-budget audit from saved run records, headless.
 
-Reads run records (`wattfleet run --out` / `wattfleet bench --out`), optionally a budget file and an
-SLO, and prints where the watts go, the budget headroom, outliers, and the allocation that gets the most
-tokens/s out of the budget (or the least power for a target). It never changes a power limit.
+Reads run records (`wattfleet run --out` / `wattfleet bench --out`; schema 2, and schema 1 from earlier
+versions), optionally a budget file and an SLO (latency and task success), and prints where the watts
+go, the budget headroom, outliers, and the allocation that gets the most tokens/s out of the budget (or
+the least power for a target). It never changes a power limit.
 Exit 0 on an audit, 1 when no record could be audited, 2 for bad usage or a bad budget file.
 """
 
@@ -24,6 +25,7 @@ EPILOG = """\
 examples:
   wattfleet audit --records runs/
   wattfleet audit --records runs/ --budget budget.toml --slo-ttft-ms 200 --slo-tpot-ms 50
+  wattfleet audit --records runs/ --budget budget.toml --min-success 0.9
   wattfleet audit --records runs/ --target-tokens-per-s 50000 --format json --out audit.json
   wattfleet audit --records runs/ --compare last-week/ --format html --out audit.html --parquet runs.parquet
 
@@ -48,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=Path, metavar="FILE", help="the budget TOML (fleet_w, optional [group.*])")
     p.add_argument("--slo-ttft-ms", type=float, metavar="X", help="chosen points need p99 TTFT <= X ms")
     p.add_argument("--slo-tpot-ms", type=float, metavar="Y", help="chosen points need p99 TPOT <= Y ms")
+    p.add_argument("--min-success", type=float, metavar="F",
+                   help="chosen points need a task success rate >= F (a fraction, 0 < F <= 1) and must not answer "
+                        "worse than the fleet's best (success CI upper bound below the best lower bound)")
     p.add_argument("--target-tokens-per-s", type=float, metavar="T",
                    help="also find the least power that delivers T tokens/s (within the budgets, if given)")
     p.add_argument("--compare", action="append", type=Path, metavar="PATH",
@@ -77,6 +82,8 @@ def _check(args: argparse.Namespace) -> None:
                         ("--target-tokens-per-s", args.target_tokens_per_s)):
         if value is not None and not value > 0:
             raise UsageError(f"{flag} must be a positive number, got {value:g}")
+    if args.min_success is not None and not 0 < args.min_success <= 1:
+        raise UsageError(f"--min-success is a fraction of answers, 0 < F <= 1 (e.g. 0.9), got {args.min_success:g}")
     if not args.time_limit_s > 0:
         raise UsageError(f"--time-limit-s must be positive, got {args.time_limit_s:g}")
     if not args.resolution_w > 0:
@@ -99,7 +106,7 @@ def main(argv: list[str]) -> int:
         raise WattfleetError(f"no run could be audited in {', '.join(map(str, args.records))}: "
                              f"{len(runset.rejected)} record(s) set aside{first}")
     before = load_runs(args.compare) if args.compare else None
-    options = AuditOptions(budget=budget, slo=Slo(args.slo_ttft_ms, args.slo_tpot_ms),
+    options = AuditOptions(budget=budget, slo=Slo(args.slo_ttft_ms, args.slo_tpot_ms, args.min_success),
                            target_tokens_per_s=args.target_tokens_per_s, domain=args.domain, solver=args.solver,
                            resolution_w=args.resolution_w, profiles=tuple(args.profile),
                            time_limit_s=args.time_limit_s)

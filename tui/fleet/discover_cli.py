@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from wattfleet.core.cli import ArgumentParser
 from wattfleet.core.errors import UsageError, WattfleetError
 from wattfleet.core.model import API_NAME
+from wattfleet.tui.fleet.auth import endpoint_auth
 from wattfleet.tui.fleet.credentials import Credentials, load_credentials
 from wattfleet.tui.fleet.directory import AgentDirectory
 from wattfleet.tui.fleet.discovery import ZeroconfBrowser
@@ -121,22 +122,6 @@ async def _infos(
 ) -> dict[str, dict[str, Any]]:
     results = await asyncio.gather(*(info_as_dict(e, token, tls_ca, credentials) for e in found))
     return {e.key: r for e, r in zip(found, results, strict=True)}
-
-
-def endpoint_auth(
-    endpoint: AgentEndpoint, token: str | None, tls_ca: Path | None, credentials: Credentials | None
-) -> tuple[str | None, Path | None]:
-    """(token, TLS CA) for one agent: its --credentials entry, else its inventory entry's, else the flags'."""
-    ca = endpoint.tls_ca or (tls_ca if endpoint.tls else None)
-    entry = credentials.for_host((endpoint.host_id, endpoint.name), endpoint.addresses, endpoint.port) if (
-        credentials is not None) else None
-    if entry is not None:
-        return entry.token, entry.tls_ca or ca
-    if endpoint.token_file is not None:
-        from wattfleet.core.client import read_token_file
-
-        return read_token_file(endpoint.token_file), ca
-    return token, ca
 
 
 async def info_as_dict(

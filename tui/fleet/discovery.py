@@ -51,7 +51,13 @@ def endpoint_from_info(info: AsyncServiceInfo) -> AgentEndpoint:
         source="mdns",
         name=info.name,
         api=_text(props, "api"),
+        metrics_port=_port(_text(props, "mp")),
     )
+
+
+def _port(text: str) -> int:
+    """A TXT port value, or 0 when absent or not a port."""
+    return int(text) if text.isdigit() and 0 < int(text) < 65536 else 0
 
 
 def _check_interfaces(interfaces: Sequence[str]) -> list[str]:

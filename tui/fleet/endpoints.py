@@ -15,7 +15,7 @@ from typing import Literal
 from wattfleet.core.errors import UsageError
 from wattfleet.core.model import API_NAME
 
-Source = Literal["mdns", "inventory"]
+Source = Literal["mdns", "inventory", "credentials"]
 EventKind = Literal["added", "updated", "removed"]
 
 
@@ -36,6 +36,7 @@ class AgentEndpoint:
     tls_ca: Path | None = None  # inventory only
     labels: tuple[tuple[str, str], ...] = ()
     api: str = ""
+    metrics_port: int = 0  # the agent's Prometheus /metrics port (TXT "mp" or inventory metrics_port); 0 = not said
 
     @property
     def api_supported(self) -> bool:

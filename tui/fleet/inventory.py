@@ -8,6 +8,7 @@ port = 50551
 token_file = "tokens/orin"     # optional, relative to this file
 tls_ca = "ca.pem"              # optional, relative to this file
 labels = { rack = "2" }        # optional
+metrics_port = 9400            # optional: the agent's --metrics-port, for `wattfleet sd`
 ```
 """
 
@@ -29,7 +30,8 @@ else:  # pragma: no cover - Python 3.10 (JetPack 6)
     import tomli as tomllib
 
 _REQUIRED = {"name": "a string", "address": "an IP address or DNS name", "port": "an integer 1-65535"}
-_OPTIONAL = {"token_file": "a path", "tls_ca": "a path", "labels": "a table of strings"}
+_OPTIONAL = {"token_file": "a path", "tls_ca": "a path", "labels": "a table of strings",
+             "metrics_port": "an integer 1-65535"}
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?$")
 
@@ -94,6 +96,10 @@ def _entry(entry: Mapping[str, Any], index: int, path: Path) -> AgentEndpoint:
     port = entry["port"]
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
         raise ConfigError(f"{where}.port: expected an integer 1-65535, got {port!r}")
+    metrics_port = entry.get("metrics_port", 0)
+    if "metrics_port" in entry and (isinstance(metrics_port, bool) or not isinstance(metrics_port, int)
+                                    or not 0 < metrics_port < 65536):
+        raise ConfigError(f"{where}.metrics_port: expected an integer 1-65535, got {metrics_port!r}")
     token_file = _path(entry.get("token_file"), f"{where}.token_file", path)
     tls_ca = _path(entry.get("tls_ca"), f"{where}.tls_ca", path)
     labels = entry.get("labels", {})
@@ -112,6 +118,7 @@ def _entry(entry: Mapping[str, Any], index: int, path: Path) -> AgentEndpoint:
         token_file=token_file,
         tls_ca=tls_ca,
         labels=tuple(sorted(labels.items())),
+        metrics_port=metrics_port,
     )
 
 

@@ -27,14 +27,16 @@ from wattfleet.core.client import AgentClient, AgentError, read_token_file
 from wattfleet.core.errors import UsageError, WattfleetError
 from wattfleet.core.model import API_NAME, ENDED_STATES, Figure, Notice, PhaseChange, Progress, RunRecord, RunSpec
 from wattfleet.core.recordfile import Written, check_out_folder, write_record
+from wattfleet.tui.fleet.auth import endpoint_auth
 from wattfleet.tui.fleet.credentials import Credentials, load_credentials
 from wattfleet.tui.fleet.directory import AgentDirectory
-from wattfleet.tui.fleet.discover_cli import endpoint_auth
 from wattfleet.tui.fleet.discovery import ZeroconfBrowser
 from wattfleet.tui.fleet.endpoints import AgentEndpoint
 from wattfleet.tui.fleet.inventory import load_inventory
 
-SUMMARY_FIGURES = ("tokens_per_s", "samples_per_s", "ttft_p99", "tpot_p50", "tokens_per_j")
+SUMMARY_FIGURES = ("tokens_per_s", "samples_per_s", "ttft_p99", "tpot_p50", "tokens_per_j", "success_rate",
+                   "j_per_correct")
+TASK_FIGURES = ("success_rate", "j_per_correct")  # columns shown when some host scored answers ([task])
 LOW_CONFIDENCE_LEGEND = "* low confidence: too few samples for that percentile, or a short/gappy energy window"
 PROGRESS_EVERY_S = 1.0
 
@@ -240,10 +242,17 @@ def _write_record(out_dir: Path, result: HostResult, text: str) -> Written:
     return write_record(text, out_dir, name)
 
 
-def _figure_cell(figure: Figure | None) -> str:
+def _figure_cell(figure: Figure | None, figures: dict[str, Figure] | None = None) -> str:
+    if figure is not None and figure.value is None and "no correct answer" in figure.definition:
+        return f"no correct [{figure.domain}]"  # j_per_correct is undefined, not infinite: none was correct
     if figure is None or figure.value is None:
         return "-"
     cell = f"{figure.value:.4g} {figure.unit}".strip()
+    if figure.unit == "fraction":  # success_rate, with its Wilson interval where the record has it
+        cell = f"{figure.value:.1%}"
+        low, high = (figures or {}).get(f"{figure.name}_ci_low"), (figures or {}).get(f"{figure.name}_ci_high")
+        if low is not None and high is not None and low.value is not None and high.value is not None:
+            cell += f" (CI {low.value:.1%}-{high.value:.1%})"
     cell += f" [{figure.domain}]" if figure.domain else ""  # an energy figure names its domain (METRICS.md)
     return cell + (" *" if figure.low_confidence else "")
 
@@ -253,7 +262,9 @@ def summary_table(results: Sequence[HostResult]) -> str:
     low-confidence ones (legend below), and the record path or the error. An energy figure is the headline
     domain's (the device the run ran on, METRICS.md); the same figure in the host's other domains is listed
     beside it, never chosen in its place."""
-    cols = ["host", "state", "validity", *SUMMARY_FIGURES, "other domains", "record / error"]
+    scored = any("success_rate" in r.figures for r in results)
+    shown = [n for n in SUMMARY_FIGURES if scored or n not in TASK_FIGURES]
+    cols = ["host", "state", "validity", *shown, "other domains", "record / error"]
     rows: list[list[str]] = []
     notes: list[str] = []
     for r in results:
@@ -267,8 +278,8 @@ def summary_table(results: Sequence[HostResult]) -> str:
                          + (f" (+{len(r.reasons) - 1} more in the record)" if len(r.reasons) > 1 else ""))
             validity = f"NOT VALID [{len(notes)}]"
         cells = [host, r.state, validity]
-        for name in SUMMARY_FIGURES:
-            cells.append(_figure_cell(r.figures.get(f"{name}[{r.headline}]") or r.figures.get(name)))
+        for name in shown:
+            cells.append(_figure_cell(r.figures.get(f"{name}[{r.headline}]") or r.figures.get(name), r.figures))
         others = [f for f in r.figures.values() if f.name == "tokens_per_j" and f.domain and f.domain != r.headline]
         cells.append(", ".join(_figure_cell(f) for f in others) or "-")
         cells.append(r.record_path if r.ok else (r.error or r.record_path))

@@ -30,7 +30,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from wattfleet.agent.workloads.config import LoadConfig
 from wattfleet.agent.workloads.traffic.items import ORDERS
 from wattfleet.agent.workloads.traffic.lengths import LengthDist, parse_length_dist
 from wattfleet.agent.workloads.traffic.scorers import ON, SCORERS, TEXT_ONLY, ScorerSpec
@@ -127,6 +126,8 @@ def _task(table: Mapping[str, Any], source: str) -> ScorerSpec:
 def _set(load: Mapping[str, Any], *keys: str) -> bool:
     """Whether the [load] table sets one of `keys` to other than its default (so a dict written back by
     profile_to_dict, which holds every default, reads as the file did)."""
+    from wattfleet.agent.workloads.config import LoadConfig  # config.py holds a TrafficConfig: import late
+
     defaults = LoadConfig()
     names = {"rate": "rate_qps"}
     return any(k in load and load[k] != getattr(defaults, names.get(k, k)) for k in keys)
@@ -167,6 +168,9 @@ def _cross_check(t: TrafficConfig, data: Mapping[str, Any], source: str) -> None
     if (w.items or w.trace or w.input_lengths) and load.get("batch_size", 1) != 1:
         raise _err(source, "load.batch_size", "prompts of different lengths cannot share a batch yet; use "
                    "batch_size = 1 with workload.items, trace or input_lengths")
+    if (w.items or w.trace or w.input_lengths or w.output_lengths) and load.get("harness", "native") == "loadgen":
+        raise _err(source, "load.harness", "MLPerf LoadGen chooses its own samples; run workload.items, trace or "
+                   "lengths with harness = \"native\"")
     if t.task.scorer and not w.items:
         raise _err(source, "task.scorer", "needs workload.items with expected answers")
 

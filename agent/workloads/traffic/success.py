@@ -14,20 +14,22 @@ answer and correct answers per second, per energy domain. Pure (stdlib only).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
+
+from wattfleet.core.model import Figure, TaskSuccess
 
 CONFIDENCE = 0.95
 MIN_CONFIDENT_SCORED = 32  # as energy figures: fewer than about 32 repetitions is low confidence
 
 DEFINITIONS: dict[str, str] = {
-    "success_rate": "correct / scored, over measured requests with an expected answer",
-    "success_rate_ci_low": "Wilson score interval (95%) of success_rate, lower bound",
-    "success_rate_ci_high": "Wilson score interval (95%) of success_rate, upper bound",
-    "correct_per_s": "correct answers completed in the window / window duration",
-    "j_per_correct": "energy_j / correct answers completed in the window",
+    "success_rate": "correct / scored, over measured (non-warm-up) queries whose item has an expected answer",
+    "success_rate_ci_low": "Wilson score interval (95%, no continuity correction) of success_rate, lower bound",
+    "success_rate_ci_high": "Wilson score interval (95%, no continuity correction) of success_rate, upper bound",
+    "correct_per_s": "correct answers completed in the measured window / window duration",
+    "j_per_correct": "energy_j of the domain / correct answers completed in the measured window",
 }
 UNITS = {"success_rate": "fraction", "success_rate_ci_low": "fraction", "success_rate_ci_high": "fraction",
          "correct_per_s": "correct/s", "j_per_correct": "J/correct"}
@@ -78,6 +80,14 @@ class Success:
                 "ci_low": ci[0] if ci else None, "ci_high": ci[1] if ci else None,
                 "ci_method": "wilson", "confidence": CONFIDENCE}
 
+    def task(self) -> TaskSuccess:
+        """The record's typed `task` block (what the wire carries), the rest in its details."""
+        ci = self.interval()
+        return TaskSuccess(self.scorer, self.scored, self.correct, self.rate, ci[0] if ci else None,
+                           ci[1] if ci else None,
+                           {"on": self.on, "unscored": self.unscored, "correct_in_window": self.correct_in_window,
+                            "ci_method": "wilson", "confidence": CONFIDENCE})
+
 
 def tally(outcomes: Iterable[tuple[bool | None, bool]], scorer: str, on: str) -> Success:
     """Success of measured requests from (correct, completed_in_window) pairs; correct None = unscored."""
@@ -93,27 +103,22 @@ def tally(outcomes: Iterable[tuple[bool | None, bool]], scorer: str, on: str) ->
 
 
 def _figure(name: str, value: float | None, domain: str, low_confidence: bool, note: str = "",
-            prefix: str = "") -> dict[str, Any]:
-    return {"name": name, "value": value, "unit": UNITS[name], "domain": domain,
-            "definition": prefix + DEFINITIONS[name] + note, "low_confidence": low_confidence}
+            prefix: str = "") -> Figure:
+    return Figure(name, value, UNITS[name], domain, prefix + DEFINITIONS[name] + note, low_confidence)
 
 
-def _energy_by_domain(energy_figures: Iterable[Mapping[str, Any]]) -> dict[str, tuple[float | None, bool, str]]:
-    """domain -> (energy_j, low_confidence, definition prefix) from the run's energy figures.
-    The one place that reads figure dicts: point it at the Figure dataclass when that lands."""
+def _energy_by_domain(energy_figures: Iterable[Figure]) -> dict[str, tuple[float | None, bool, str]]:
+    """domain -> (energy_j, low_confidence, definition prefix) from the run's energy figures."""
     out: dict[str, tuple[float | None, bool, str]] = {}
     for f in energy_figures:
-        if f["name"] != "energy_j":
+        if f.name != "energy_j":
             continue
-        definition = str(f.get("definition", ""))
-        prefix = definition.split(": ", 1)[0] + ": " if definition.startswith("ESTIMATE") else ""
-        value = f["value"]
-        out[str(f["domain"])] = (None if value is None else float(value), bool(f["low_confidence"]), prefix)
+        prefix = f.definition.split(": ", 1)[0] + ": " if f.definition.startswith("ESTIMATE") else ""
+        out[f.domain] = (f.value, f.low_confidence, prefix)
     return out
 
 
-def success_figures(success: Success, window_s: float,
-                    energy_figures: Iterable[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+def success_figures(success: Success, window_s: float, energy_figures: Iterable[Figure] = ()) -> list[Figure]:
     """success_rate with its interval, correct_per_s, and j_per_correct for each energy domain.
 
     Nothing when no request was scored. j_per_correct is None (low confidence, said why) when no answer

@@ -1,10 +1,11 @@
 """Text prompts through the tokenizer.json that optimum exports beside a model, and the model's EOS ids.
 
 `TextTokenizer.beside(model_path)` finds `tokenizer.json` in the model's folder (None when there is none);
-`find_eos(model_path, metadata, tokenizer)` says which token ids end generation and where that came from:
-generation_config.json, then config.json (Hugging Face's `eos_token_id`, an id or a list of ids), then
-the `eos_token` named in tokenizer_config.json or special_tokens_map.json looked up in tokenizer.json,
-then an `eos_token_id` in the ONNX model's metadata (our built-in decoders write one).
+`find_eos(model_path, metadata, tokenizer, export)` says which token ids end generation and where that came
+from: the `eos_token_id` of generation_config.json, then config.json (an id or a list of ids; read once,
+by runners/export_config.py, the one reader of those files, into the runner's `model.export`), then the
+`eos_token` named in tokenizer_config.json or special_tokens_map.json looked up in tokenizer.json, then an
+`eos_token_id` in the ONNX model's metadata (our built-in decoders write one).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from wattfleet.core.errors import ConfigError
 
@@ -60,6 +61,15 @@ class TextTokenizer:
         return None if found is None else int(found)
 
 
+class ExportEos(Protocol):
+    """What find_eos reads of runners.export_config.ExportConfig."""
+
+    @property
+    def eos_token_ids(self) -> tuple[int, ...]: ...
+    @property
+    def eos_source(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Eos:
     """Token ids that end generation, and the file (or metadata key) that said so; ids () = none found."""
@@ -100,13 +110,17 @@ def _named_eos(data: Mapping[str, Any]) -> str | None:
 
 
 def find_eos(model_path: Path, metadata: Mapping[str, str] | None = None,
-             tokenizer: TextTokenizer | None = None) -> Eos:
-    """The model's end-of-sequence ids (see the module docstring for the order of sources)."""
+             tokenizer: TextTokenizer | None = None, export: ExportEos | None = None) -> Eos:
+    """The model's end-of-sequence ids (see the module docstring for the order of sources). `export` is the
+    runner's `model.export` (empty for a built-in, which has nothing beside it); None reads the files beside
+    `model_path` through the same reader."""
+    if export is None:
+        from wattfleet.agent.workloads.runners.export_config import read_export_config  # onnx: load late
+
+        export = read_export_config(model_path)
+    if export.eos_token_ids:
+        return Eos(tuple(dict.fromkeys(export.eos_token_ids)), export.eos_source)
     folder = model_path.parent
-    for name in ("generation_config.json", "config.json"):
-        data = _read_json(folder / name)
-        if data is not None and data.get("eos_token_id") is not None:
-            return Eos(_eos_ids(data["eos_token_id"], f"{folder / name}: eos_token_id"), name)
     if tokenizer is not None:
         for name in ("tokenizer_config.json", "special_tokens_map.json"):
             data = _read_json(folder / name)
@@ -117,12 +131,12 @@ def find_eos(model_path: Path, metadata: Mapping[str, str] | None = None,
             if found is None:
                 raise ConfigError(f"{folder / name}: eos_token {token!r} is not in {tokenizer.path}; the two "
                                   "files do not belong together")
-            return Eos((found,), f"{name} eos_token {token!r}")
+            return Eos((found,), f"eos_token {token!r} in {folder / name}")
     raw = (metadata or {}).get("eos_token_id", "")
     if raw:
         try:
             ids = [int(x) for x in raw.split(",")]
         except ValueError as exc:
             raise ConfigError(f"{model_path}: metadata eos_token_id {raw!r} is not a list of ids") from exc
-        return Eos(_eos_ids(ids, f"{model_path}: metadata"), "model metadata eos_token_id")
+        return Eos(_eos_ids(ids, f"{model_path}: metadata"), f"eos_token_id in the metadata of {model_path.name}")
     return Eos((), "none found: generation runs to each request's limit")

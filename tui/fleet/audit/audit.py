@@ -1,6 +1,9 @@
 """One audit: runs (from any source) + an optional budget and SLO -> an AuditReport.
 
-The report is data; report_*.py render it. Nothing here changes a power limit or talks to a host.
+`run_audit(RunSet, AuditOptions)` is the one entry: `wattfleet audit` builds the RunSet from record
+files (records.load_runs), the console from the RunRecords it holds (records.runs_from_records), a
+Prometheus source from a range query (AuditRuns built directly); RunSets add up with `+`. The report is
+data; report_*.py render it. Nothing here changes a power limit or talks to a host.
 """
 
 from __future__ import annotations
@@ -12,18 +15,28 @@ from wattfleet.core.errors import WattfleetError
 from wattfleet.tui.fleet.audit import problem as prob
 from wattfleet.tui.fleet.audit.budget import HEADLINE, Budget, check_groups, group_members
 from wattfleet.tui.fleet.audit.compare import NOISE_RULE, Change, compare_runs
-from wattfleet.tui.fleet.audit.model import ESTIMATED, AuditRun, Environment, Rejected, RunSet
+from wattfleet.tui.fleet.audit.model import ESTIMATED, AuditRun, Environment, Rejected, RunSet, Success
 from wattfleet.tui.fleet.audit.outliers import OUTLIER_RULE, Outlier, find_outliers
-from wattfleet.tui.fleet.audit.points import MERGE_RULE, Excluded, OperatingPoint, Slo, eligible, points_from_runs
+from wattfleet.tui.fleet.audit.points import (
+    ANSWERS_WORSE_RULE,
+    MERGE_RULE,
+    Excluded,
+    OperatingPoint,
+    Slo,
+    eligible,
+    points_from_runs,
+)
 from wattfleet.tui.fleet.audit.power import (
     AVG_RULE,
     GROUP_PEAK_RULE,
     PEAK_RULE,
+    SUCCESS_RULE,
     TOKENS_PER_J_RULE,
     BudgetLine,
     Efficiency,
     HostPower,
     KeyTotal,
+    best_success_low,
     budget_lines,
     efficiency,
     headline_keys,
@@ -38,6 +51,8 @@ NEXT_WATT_GROUPS = 10  # re-solves for binding group budgets, at most
 
 @dataclass(frozen=True)
 class AuditOptions:
+    """What to audit against; every field has a default, so a console or a script sets only what it has."""
+
     budget: Budget | None = None
     slo: Slo = field(default_factory=Slo)
     target_tokens_per_s: float | None = None
@@ -55,6 +70,8 @@ class Choice:
     setting: str  # "off" when off
     tokens_per_s: float
     power_w: float
+    success: Success | None = None
+    answers_worse: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +114,7 @@ class AuditReport:
     slo: Slo
     comparison: tuple[Change, ...] | None
     rules: dict[str, str]
+    best_success_low: dict[str, float] = field(default_factory=dict)  # profile -> the fleet's best CI lower bound
 
     @property
     def hosts(self) -> list[str]:
@@ -109,12 +127,15 @@ class AuditReport:
 
 RULES = {
     "power_avg": AVG_RULE,
-    "power_p95": f"{P95_RULE}, over the runs' power_avg_w (or over power samples where a source keeps them)",
+    "power_p95": f"{P95_RULE}, over the measured windows' power_avg_w (or over power samples where a source keeps "
+                 "them)",
     "power_peak": PEAK_RULE,
     "group_peak": GROUP_PEAK_RULE,
     "tokens_per_j": TOKENS_PER_J_RULE,
     "outliers": OUTLIER_RULE,
     "operating_points": MERGE_RULE,
+    "success": SUCCESS_RULE,
+    "answers_worse": ANSWERS_WORSE_RULE,
     "off": "an unchosen host is off and counted at 0 W (its idle draw is not modelled)",
     "noise": NOISE_RULE,
     "domains": "figures are added only within one domain key (a host's GPUs add up; a GPU and a CPU never do); "
@@ -149,6 +170,7 @@ def _allocate(profile: str, points: list[OperatingPoint], excluded: list[Exclude
     ok, slo_out = eligible(points, options.slo)
     excl = tuple(excluded + slo_out)
     problem = _problem(ok, options.budget, runs)
+    by_setting = {(p.host, p.setting): p for p in ok}
     out = []
     tasks: list[tuple[str, float | None]] = []
     if options.budget is not None:
@@ -169,13 +191,16 @@ def _allocate(profile: str, points: list[OperatingPoint], excluded: list[Exclude
                                   (), (), (), excl, len(points)))
             continue
         choices = tuple(
-            Choice(h, "off", 0.0, 0.0) if k == prob.OFF else
-            Choice(h, problem.options[i][k].setting, problem.options[i][k].tokens_per_s, problem.options[i][k].power_w)
+            Choice(h, "off", 0.0, 0.0) if k == prob.OFF else _choice(by_setting[(h, problem.options[i][k].setting)])
             for i, (h, k) in enumerate(zip(problem.hosts, sol.choice, strict=True)))
         budgets = tuple((lim.name, lim.limit_w, sol.slack_w.get(lim.name, 0.0)) for lim in problem.limits)
         out.append(Allocation(profile, objective, domain, sol.solver, sol.status, sol.feasible, sol.tokens_per_s,
                               sol.power_w, choices, budgets, nxt, excl, len(points)))
     return out
+
+
+def _choice(p: OperatingPoint) -> Choice:
+    return Choice(p.host, p.setting, p.tokens_per_s, p.power_w, p.success, p.answers_worse)
 
 
 def _next_watt(problem: prob.Problem, sol: prob.Solution,
@@ -203,7 +228,8 @@ def _counted(options: AuditOptions, headline: dict[str, str]) -> tuple[str | Non
 
 
 def run_audit(runset: RunSet, options: AuditOptions | None = None, before: RunSet | None = None) -> AuditReport:
-    """The whole audit. Raises ConfigError only for a budget that names a label no host has."""
+    """The whole audit; `before`, when given, is set beside `runset` over time. Pure and synchronous (a console
+    runs it in a worker). Raises ConfigError only for a budget that names a label no host has."""
     options = options or AuditOptions()
     runs = list(runset.runs)
     notes: list[str] = []
@@ -212,7 +238,8 @@ def run_audit(runset: RunSet, options: AuditOptions | None = None, before: RunSe
         notes += check_groups(budget, runs)
     power = host_power(runs)
     headline = headline_keys(runs)
-    effs = efficiency(runs)
+    best_low = best_success_low(runs)
+    effs = efficiency(runs, best_low)
     scopes: dict[str, set[str]] = {"fleet": {r.host for r in runs}}
     if budget is not None:
         scopes.update(group_members(budget, runs))
@@ -231,7 +258,7 @@ def run_audit(runset: RunSet, options: AuditOptions | None = None, before: RunSe
     def key_of(host: str) -> str | None:  # without a counted key, each host's own headline (never added up)
         return headline.get(host) if counted in (None, HEADLINE) else counted
 
-    points, point_problems = points_from_runs(runs, key_of, allow_estimated=counted == ESTIMATED)
+    points, point_problems = points_from_runs(runs, key_of, allow_estimated=counted == ESTIMATED, best_low=best_low)
     allocations: list[Allocation] = []
     allocation_note = ""
     if not options.allocate:
@@ -257,4 +284,5 @@ def run_audit(runset: RunSet, options: AuditOptions | None = None, before: RunSe
         budget_lines=tuple(lines), outliers=tuple(find_outliers(effs, _envs(runs))), points=tuple(points),
         point_problems=tuple(point_problems), allocations=tuple(allocations), allocation_note=allocation_note,
         slo=options.slo,
-        comparison=None if before is None else tuple(compare_runs(before.runs, runs)), rules=dict(RULES))
+        comparison=None if before is None else tuple(compare_runs(before.runs, runs)), rules=dict(RULES),
+        best_success_low=best_low)

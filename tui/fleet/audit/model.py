@@ -1,13 +1,16 @@
 """What the audit reads: one run as the audit sees it, whatever source it came from.
 
-Run records (JSON files), a Prometheus range query or a live fleet model all become `AuditRun`s; only
-records.py knows the record JSON. Units are in the names; a figure that is unknown is None.
+Run records (JSON files, or `RunRecord`s a client already holds), a Prometheus range query or a live
+fleet model all become `AuditRun`s; only records.py reads a `RunRecord`. Units are in the names; a
+figure that is unknown is None.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from wattfleet.core.model import Figure, domain_kind
 
 ESTIMATED = "estimated"
 # Domains of these kinds are one per device ("gpu-board:0", "gpu-board:1"): a host's devices add up.
@@ -19,7 +22,7 @@ def domain_key(domain: str) -> str:
 
     Two GPUs' boards are separate devices and add up; two hwmon sensors or a Jetson rail and its
     input may overlap, so they are never added under one key."""
-    kind = domain.split(":", 1)[0]
+    kind = domain_kind(domain)
     return kind if kind in PER_DEVICE_KINDS else domain
 
 
@@ -35,15 +38,21 @@ class DomainPower:
     j_per_token: float | None = None
     low_confidence: bool = False
     sample_rate_hz: float | None = None
-    samples_w: tuple[float, ...] = ()  # power samples where the source keeps them (v1 records do not)
+    samples_w: tuple[float, ...] = ()  # power samples where the source keeps them (records do not)
+    shared: bool = False  # another run or process used this domain during the window (METRICS.md)
+    j_per_correct: float | None = None  # energy_j / correct answers in the window, where answers were scored
 
     @property
     def key(self) -> str:
         return domain_key(self.domain)
 
     @property
+    def kind(self) -> str:
+        return domain_kind(self.domain)
+
+    @property
     def estimated(self) -> bool:
-        return self.domain.split(":", 1)[0] == ESTIMATED
+        return self.kind == ESTIMATED
 
 
 @dataclass(frozen=True)
@@ -56,17 +65,18 @@ class Environment:
     driver: str = ""
     power_limit_w: float | None = None
     clocks_mhz: tuple[tuple[str, float], ...] = ()
-    throttle_reasons: tuple[str, ...] = ()
+    throttle_reasons: tuple[str, ...] = ()  # every reason seen over the run (device state at start, end, ...)
+    temperature_c: float | None = None  # the highest the record states
 
 
 @dataclass(frozen=True)
-class Figure:
-    """One figure of a run, flat (for the Parquet export): name, domain ("" for none), value, unit."""
+class Success:
+    """Task success of a run: the rate of correct answers with its 95% interval (issue 13)."""
 
-    name: str
-    domain: str
-    value: float | None
-    unit: str
+    rate: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    scored: int = 0  # items scored, 0 when the source does not say
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,20 @@ class AuditRun:
     sweep: tuple[AuditRun, ...] = ()  # one run per swept level, each an operating point
     figures: tuple[Figure, ...] = ()
     schema_version: int = 0
+    contended: bool = False  # the host's CPU was busy with other work during the window (HostCpu.contended)
+    success: Success | None = None  # None when no answer was scored
+    correct_per_s: float | None = None
+
+    @property
+    def levels(self) -> tuple[AuditRun, ...]:
+        """The measured windows of this run: each sweep level, or the run itself."""
+        return self.sweep or (self,)
+
+    @property
+    def shared(self) -> bool:
+        """The headline domain was shared with other work during the window."""
+        h = self.headline
+        return h is not None and h.shared
 
     @property
     def headline(self) -> DomainPower | None:
@@ -136,3 +160,7 @@ class RunSet:
     @property
     def hosts(self) -> list[str]:
         return sorted({r.host for r in self.runs})
+
+    def __add__(self, other: RunSet) -> RunSet:
+        """Runs from two sources together (records and a Prometheus range, say)."""
+        return RunSet(self.runs + other.runs, self.rejected + other.rejected)

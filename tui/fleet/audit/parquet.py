@@ -1,7 +1,7 @@
 """Every run record as one Parquet row (pyarrow), for DuckDB, Spark or pandas.
 
-Flat columns (identity, environment, the headline domain's figures), one `label_<key>` column per label,
-and one column per figure: `<name>` for figures without a domain (tokens_per_s, ttft_p99, ...) and
+Flat columns (identity, environment, the headline domain's figures, task success), one `label_<key>`
+column per label, and one column per figure: `<name>` for figures without a domain (tokens_per_s, ttft_p99, ...) and
 `<name>__<domain>` for energy figures (power_avg_w__gpu_board_0). Each figure column carries its unit
 and domain as Parquet field metadata. Each level of a sweep is a row too, with parent_run_id set.
 """
@@ -24,7 +24,9 @@ _FIXED: tuple[tuple[str, str], ...] = (
     ("driver", "string"), ("power_limit_w", "float64"), ("throttle_reasons", "string"),
     ("headline_domain", "string"), ("headline_energy_j", "float64"), ("headline_power_avg_w", "float64"),
     ("headline_power_peak_w", "float64"), ("headline_tokens_per_j", "float64"),
-    ("headline_low_confidence", "bool_"),
+    ("headline_low_confidence", "bool_"), ("headline_shared", "bool_"), ("headline_j_per_correct", "float64"),
+    ("contended", "bool_"), ("task_success_rate", "float64"), ("task_success_ci_low", "float64"),
+    ("task_success_ci_high", "float64"),
 )
 
 
@@ -50,7 +52,11 @@ def _fixed(r: AuditRun, parent: str) -> dict[str, Any]:
         "headline_domain": r.headline_domain or None, "headline_energy_j": h.energy_j if h else None,
         "headline_power_avg_w": h.power_avg_w if h else None, "headline_power_peak_w": h.power_peak_w if h else None,
         "headline_tokens_per_j": h.tokens_per_j if h else None,
-        "headline_low_confidence": h.low_confidence if h else None,
+        "headline_low_confidence": h.low_confidence if h else None, "headline_shared": h.shared if h else None,
+        "headline_j_per_correct": h.j_per_correct if h else None, "contended": r.contended,
+        "task_success_rate": r.success.rate if r.success else None,
+        "task_success_ci_low": r.success.ci_low if r.success else None,
+        "task_success_ci_high": r.success.ci_high if r.success else None,
     }
 
 

@@ -9,20 +9,28 @@ build `OperatingPoint`s directly; records are one such source.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from wattfleet.tui.fleet.audit.model import ESTIMATED, AuditRun
+from wattfleet.tui.fleet.audit.model import ESTIMATED, AuditRun, Success
+from wattfleet.tui.fleet.audit.power import answers_worse, worst_success
 
-MERGE_RULE = "repeats of one setting: mean tokens/s and power, worst p99 TTFT/TPOT, valid only if all are"
+MERGE_RULE = ("repeats of one setting: mean tokens/s and power, worst p99 TTFT/TPOT, the lowest success rate, "
+              "valid only if all are")
+ANSWERS_WORSE_RULE = ("answers worse: the success rate's 95% interval lies wholly below the best lower bound of any "
+                      "configuration of the same profile in the fleet (upper bound < that lower bound)")
 
 
 @dataclass(frozen=True)
 class Slo:
-    """Latency bounds every chosen point must meet (None = no bound)."""
+    """Bounds every chosen point must meet (None = no bound): p99 latencies, and a task success floor.
+
+    With a success floor, a point also needs a known success rate at or above it, and not to answer worse
+    than the fleet's best (ANSWERS_WORSE_RULE)."""
 
     ttft_p99_ms: float | None = None
     tpot_p99_ms: float | None = None
+    min_success: float | None = None  # a fraction in (0, 1]
 
     def miss(self, p: OperatingPoint) -> str:
         """Why `p` misses the SLO, or "" when it meets it."""
@@ -34,11 +42,20 @@ class Slo:
                 return f"no {name} in its records"
             if value > bound:
                 return f"{name} {value:.4g} ms > {bound:g} ms"
+        if self.min_success is not None:
+            s = p.success
+            if s is None or s.rate is None:
+                return "no task success in its records"
+            if s.rate < self.min_success:
+                return f"success {s.rate:.3g} < {self.min_success:g}"
+            if p.answers_worse:
+                return "answers worse than the fleet's best"
         return ""
 
     def __str__(self) -> str:
         parts = [f"p99 TTFT <= {self.ttft_p99_ms:g} ms" if self.ttft_p99_ms is not None else "",
-                 f"p99 TPOT <= {self.tpot_p99_ms:g} ms" if self.tpot_p99_ms is not None else ""]
+                 f"p99 TPOT <= {self.tpot_p99_ms:g} ms" if self.tpot_p99_ms is not None else "",
+                 f"success >= {self.min_success:g} and not answering worse" if self.min_success is not None else ""]
         return ", ".join(p for p in parts if p) or "none"
 
 
@@ -55,6 +72,9 @@ class OperatingPoint:
     profile: str = ""
     n_runs: int = 1
     low_confidence: bool = False
+    shared: bool = False  # its power domain was shared with other work in some run
+    success: Success | None = None
+    answers_worse: bool = False  # ANSWERS_WORSE_RULE
 
     @property
     def tokens_per_j(self) -> float | None:
@@ -69,17 +89,16 @@ class Excluded:
     reason: str
 
 
-def _levels(runs: Iterable[AuditRun]) -> list[AuditRun]:
-    return [level for r in runs for level in (r.sweep or (r,))]
-
-
 def points_from_runs(runs: Iterable[AuditRun], key_of: Callable[[str], str | None], *,
-                     allow_estimated: bool = False) -> tuple[list[OperatingPoint], list[Excluded]]:
+                     allow_estimated: bool = False, best_low: Mapping[str, float] | None = None,
+                     ) -> tuple[list[OperatingPoint], list[Excluded]]:
     """Operating points of every (host, profile, setting); `key_of(host)` is the domain key to count.
 
-    Estimated power is left out unless `allow_estimated` (the budget itself counts "estimated")."""
+    Estimated power is left out unless `allow_estimated` (the budget itself counts "estimated").
+    `best_low` (profile -> the fleet's best success CI lower bound) marks points that answer worse."""
+    best_low = best_low or {}
     groups: dict[tuple[str, str, str], list[AuditRun]] = defaultdict(list)
-    for level in _levels(runs):
+    for level in (level for r in runs for level in r.levels):
         groups[(level.host, level.profile, level.setting)].append(level)
     points: list[OperatingPoint] = []
     excluded: list[Excluded] = []
@@ -102,13 +121,16 @@ def points_from_runs(runs: Iterable[AuditRun], key_of: Callable[[str], str | Non
             continue
         ttft = [r.ttft_p99_ms for r in rs]
         tpot = [r.tpot_p99_ms for r in rs]
+        success = worst_success(rs)
         points.append(OperatingPoint(
             host=host, setting=setting, profile=profile, domain=key or "",
             tokens_per_s=sum(tps) / len(tps), power_w=sum(powers) / len(powers),
             ttft_p99_ms=None if any(t is None for t in ttft) else max(t for t in ttft if t is not None),
             tpot_p99_ms=None if any(t is None for t in tpot) else max(t for t in tpot if t is not None),
             valid=all(r.valid for r in rs), n_runs=len(rs),
-            low_confidence=any(d.low_confidence for r in rs for d in r.domains.values() if d.key == key)))
+            low_confidence=any(d.low_confidence for r in rs for d in r.domains.values() if d.key == key),
+            shared=any(d.shared for r in rs for d in r.domains.values() if d.key == key), success=success,
+            answers_worse=answers_worse(success, best_low.get(profile))))
     return points, excluded
 
 

@@ -12,13 +12,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from wattfleet.tui.fleet.audit.budget import HEADLINE, Budget, group_members
-from wattfleet.tui.fleet.audit.model import ESTIMATED, AuditRun, domain_key
+from wattfleet.tui.fleet.audit.model import ESTIMATED, AuditRun, Success, domain_key
 from wattfleet.tui.fleet.audit.stats import nearest_rank
 
-AVG_RULE = "duration-weighted mean of the runs' power_avg_w (= total energy_j / total window)"
+AVG_RULE = ("duration-weighted mean of power_avg_w over every measured window (a run, or each level of a sweep): "
+            "total energy_j / total window")
 PEAK_RULE = "highest power_peak_w of any run (for several devices, the sum of their peaks: an upper bound)"
 GROUP_PEAK_RULE = "sum of the hosts' peaks: an upper bound, as peaks need not coincide"
-TOKENS_PER_J_RULE = "pooled over runs: total output tokens / total energy_j of the headline domain"
+TOKENS_PER_J_RULE = ("pooled over runs: total output tokens / total energy_j of the headline domain; J/correct "
+                     "likewise: total energy_j / total correct answers")
+SUCCESS_RULE = ("success rate with its 95% interval as the record states it; over several runs (or repeats of one "
+                "setting), the run with the lowest rate speaks for them (a worst case, as for p99)")
 
 
 @dataclass(frozen=True)
@@ -27,10 +31,10 @@ class HostPower:
 
     host: str
     key: str
-    n_runs: int
+    n_runs: int  # measured windows: runs, and each level of a sweep
     avg_w: float
     p95_w: float
-    p95_over: str  # "runs" (p95 of the runs' averages) or "samples" (p95 of the power samples)
+    p95_over: str  # "windows" (p95 of the windows' averages) or "samples" (p95 of the power samples)
     peak_w: float | None
     low_confidence: bool
 
@@ -54,6 +58,12 @@ class Efficiency:
     n_runs: int
     n_valid: int
     low_confidence: bool
+    shared: bool = False  # the headline domain was shared with other work in some run
+    contended: bool = False  # the host's CPU was busy with other work in some run
+    success: Success | None = None  # task success (SUCCESS_RULE); None when no answer was scored
+    j_per_correct: float | None = None  # in `domain`
+    correct_per_s: float | None = None
+    answers_worse: bool = False  # success CI upper bound below the best lower bound of the profile's fleet
 
     @property
     def estimated(self) -> bool:
@@ -112,7 +122,7 @@ def host_power(runs: Iterable[AuditRun]) -> dict[str, dict[str, HostPower]]:
     """host -> domain key -> HostPower, over every run of the host that has that key (hosts with none left out)."""
     by_host: dict[str, list[AuditRun]] = defaultdict(list)
     for r in runs:
-        by_host[r.host].append(r)
+        by_host[r.host].extend(r.levels)
     out: dict[str, dict[str, HostPower]] = {}
     for host, host_runs in sorted(by_host.items()):
         keys = sorted({k for r in host_runs for k in r.measured_keys()})
@@ -141,7 +151,7 @@ def _host_key_power(host: str, key: str, runs: Sequence[AuditRun]) -> HostPower 
     if every_run_sampled:
         p95, over = nearest_rank(samples, 95.0), "samples"
     else:
-        p95, over = nearest_rank([p for p, _ in rows], 95.0), "runs"
+        p95, over = nearest_rank([p for p, _ in rows], 95.0), "windows"
     peaks = [pk for _, r in rows if (pk := r.peak_w(key)) is not None]
     low = any(d.low_confidence for _, r in rows for d in r.domains.values() if d.key == key)
     return HostPower(host, key, len(rows), avg, p95, over, max(peaks) if peaks else None, low)
@@ -156,8 +166,32 @@ def headline_keys(runs: Iterable[AuditRun]) -> dict[str, str]:
     return {h: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] for h, c in counts.items()}
 
 
-def efficiency(runs: Iterable[AuditRun]) -> list[Efficiency]:
-    """tokens/J per host and profile (TOKENS_PER_J_RULE), valid runs only where the host has any."""
+def worst_success(runs: Iterable[AuditRun]) -> Success | None:
+    """SUCCESS_RULE: the lowest success rate of the runs, with its interval."""
+    known = [r.success for r in runs if r.success is not None and r.success.rate is not None]
+    return min(known, key=lambda s: (s.rate, s.ci_high if s.ci_high is not None else 1.0)) if known else None
+
+
+def answers_worse(success: Success | None, best_low: float | None) -> bool:
+    """The success interval lies wholly below the best lower bound in the fleet: worse answers, not noise."""
+    return (success is not None and success.ci_high is not None and best_low is not None
+            and success.ci_high < best_low)
+
+
+def best_success_low(runs: Iterable[AuditRun]) -> dict[str, float]:
+    """profile -> the highest success CI lower bound of any measured window of it in the fleet."""
+    out: dict[str, float] = {}
+    for r in runs:
+        for level in r.levels:
+            if level.success is not None and level.success.ci_low is not None:
+                out[level.profile] = max(out.get(level.profile, 0.0), level.success.ci_low)
+    return out
+
+
+def efficiency(runs: Iterable[AuditRun], best_low: Mapping[str, float] | None = None) -> list[Efficiency]:
+    """tokens/J per host and profile (TOKENS_PER_J_RULE), valid runs only where the host has any, with task
+    success beside it where answers were scored; `best_low` is best_success_low() of the fleet."""
+    best_low = best_low or {}
     groups: dict[tuple[str, str], list[AuditRun]] = defaultdict(list)
     for r in runs:
         groups[(r.host, r.profile)].append(r)
@@ -172,12 +206,28 @@ def efficiency(runs: Iterable[AuditRun]) -> list[Efficiency]:
         tps = [r.tokens_per_s for r in use if r.tokens_per_s is not None]
         ttft = [r.ttft_p99_ms for r in use if r.ttft_p99_ms is not None]
         low = any(r.headline is not None and r.headline.low_confidence for r in with_e)
+        success = worst_success(use)
+        cps = [r.correct_per_s for r in use if r.correct_per_s is not None]
         out.append(Efficiency(
             host=host, profile=profile, device_model=use[0].env.device_model or "unknown", domain=domain,
             tokens_per_j=tpj, j_per_token=None if not tpj else 1.0 / tpj,
             tokens_per_s=sum(tps) / len(tps) if tps else None, ttft_p99_ms=max(ttft) if ttft else None,
-            n_runs=len(rs), n_valid=len(valid), low_confidence=low or tpj is None))
+            n_runs=len(rs), n_valid=len(valid), low_confidence=low or tpj is None,
+            shared=any(r.shared for r in with_e), contended=any(r.contended for r in use), success=success,
+            j_per_correct=_pooled_j_per_correct(with_e), correct_per_s=sum(cps) / len(cps) if cps else None,
+            answers_worse=answers_worse(success, best_low.get(profile))))
     return out
+
+
+def _pooled_j_per_correct(runs: Sequence[AuditRun]) -> float | None:
+    """Total energy_j / total correct answers, the correct answers being each run's energy_j / J-per-correct."""
+    pairs = [(h.energy_j, h.j_per_correct) for r in runs if (h := r.headline) is not None and h.j_per_correct]
+    if not pairs:
+        return None
+    if all(e is not None and e > 0 for e, _ in pairs):
+        energy = sum(e for e, _ in pairs if e is not None)
+        return energy / sum((e or 0.0) / (j or 1.0) for e, j in pairs)
+    return sum(j for _, j in pairs if j is not None) / len(pairs)
 
 
 def _pooled_tokens_per_j(runs: Sequence[AuditRun]) -> float | None:

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from typing import Any
 
 from wattfleet.tui.fleet.audit.audit import AuditReport
+from wattfleet.tui.fleet.audit.model import Success
 
 CSV_COLUMNS = ("section", "host", "group", "profile", "setting", "domain", "metric", "value", "unit", "note")
 
@@ -37,6 +38,7 @@ def report_to_dict(report: AuditReport) -> dict[str, Any]:
             "lines": [{**asdict(b), "headroom_w": b.headroom_w, "peak_headroom_w": b.peak_headroom_w,
                        "status": b.status} for b in report.budget_lines]},
         "efficiency": [{**asdict(e), "estimated": e.estimated, "invalid": e.invalid} for e in report.efficiency],
+        "best_success_low": dict(report.best_success_low),
         "outliers": [{**asdict(o), "direction": o.direction} for o in report.outliers],
         "slo": asdict(report.slo),
         "operating_points": [{**asdict(p), "tokens_per_j": p.tokens_per_j} for p in report.points],
@@ -68,29 +70,45 @@ def _rows(report: AuditReport) -> Iterator[tuple[Any, ...]]:
             yield "budget", "", b.name, "", "", b.domain, metric, value, "W", b.status
     for e in report.efficiency:
         flags = ";".join(f for f, on in (("estimated", e.estimated), ("low_confidence", e.low_confidence),
-                                         ("invalid", e.invalid)) if on)
-        for metric, value, unit in (("tokens_per_j", e.tokens_per_j, "tokens/J"),
-                                    ("j_per_token", e.j_per_token, "J/token"),
-                                    ("tokens_per_s", e.tokens_per_s, "tok/s")):
-            yield "efficiency", e.host, e.device_model, e.profile, "", e.domain, metric, value, unit, flags
+                                         ("invalid", e.invalid), ("shared", e.shared), ("contended", e.contended),
+                                         ("answers_worse", e.answers_worse)) if on)
+        rows: list[tuple[str, float | None, str]] = [
+            ("tokens_per_j", e.tokens_per_j, "tokens/J"), ("j_per_token", e.j_per_token, "J/token"),
+            ("tokens_per_s", e.tokens_per_s, "tok/s")]
+        if e.success is not None:
+            rows += [*_success_rows(e.success), ("j_per_correct", e.j_per_correct, "J/correct"),
+                     ("correct_per_s", e.correct_per_s, "correct/s")]
+        for metric, value, unit in rows:
+            domain = e.domain if metric in ("tokens_per_j", "j_per_token", "j_per_correct") else ""
+            yield "efficiency", e.host, e.device_model, e.profile, "", domain, metric, value, unit, flags
     for o in report.outliers:
         yield ("outlier", o.host, o.device_model, o.profile, "", o.domain, "tokens_per_j", o.tokens_per_j,
                "tokens/J", f"peer median {o.peer_median:.6g}; z {o.z:.2f}; " + "; ".join(o.evidence))
     for p in report.points:
+        note = ";".join(f for f, on in (("invalid", not p.valid), ("answers_worse", p.answers_worse)) if on)
         for metric, value, unit in (("tokens_per_s", p.tokens_per_s, "tok/s"), ("power_avg_w", p.power_w, "W"),
-                                    ("ttft_p99", p.ttft_p99_ms, "ms"), ("tpot_p99", p.tpot_p99_ms, "ms")):
-            yield ("operating_point", p.host, "", p.profile, p.setting, p.domain, metric, value, unit,
-                   "" if p.valid else "invalid")
+                                    ("ttft_p99", p.ttft_p99_ms, "ms"), ("tpot_p99", p.tpot_p99_ms, "ms"),
+                                    *(_success_rows(p.success) if p.success is not None else ())):
+            yield ("operating_point", p.host, "", p.profile, p.setting, p.domain, metric, value, unit, note)
     for a in report.allocations:
         for c in a.choices:
+            note = a.objective + ("; answers worse" if c.answers_worse else "")
             yield "allocation", c.host, "", a.profile, c.setting, a.domain, "tokens_per_s", c.tokens_per_s, "tok/s", \
-                a.objective
-            yield "allocation", c.host, "", a.profile, c.setting, a.domain, "power_avg_w", c.power_w, "W", a.objective
+                note
+            yield "allocation", c.host, "", a.profile, c.setting, a.domain, "power_avg_w", c.power_w, "W", note
+            if c.success is not None:
+                yield "allocation", c.host, "", a.profile, c.setting, "", "success_rate", c.success.rate, \
+                    "fraction", note
         for name, limit, slack in a.budgets:
             yield "allocation_slack", "", name, a.profile, "", a.domain, "slack_w", slack, "W", f"budget {limit:g} W"
     for ch in report.comparison or ():
         yield "comparison", ch.host, "", ch.profile, "", ch.domain, ch.metric, ch.after, ch.unit, \
             f"before {ch.before:.6g}; {ch.verdict}"
+
+
+def _success_rows(s: Success) -> list[tuple[str, float | None, str]]:
+    return [("success_rate", s.rate, "fraction"), ("success_rate_ci_low", s.ci_low, "fraction"),
+            ("success_rate_ci_high", s.ci_high, "fraction")]
 
 
 def report_csv(report: AuditReport) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from html import escape
 
 from wattfleet.tui.fleet.audit.audit import AuditReport
-from wattfleet.tui.fleet.audit.report_md import fmt
+from wattfleet.tui.fleet.audit.report_md import answers_worse_lines, choice_rows, efficiency_rows, fmt
 from wattfleet.tui.fleet.audit.svg import budget_bars, heatmap, heatmap_legend, pareto
 
 MAX_PARETO = 8
@@ -53,6 +53,17 @@ def report_html(report: AuditReport) -> str:
                  "Colour: against the median host of the same profile measured in the same domain (log scale, "
                  "clipped at half and double); estimates are not coloured.", "note"),
               f"<div>{heatmap_legend()}</div>", f"<div>{heatmap(list(report.efficiency))}</div>"]
+    header, rows = efficiency_rows(report)
+    parts.append("<h2>Efficiency" + (" and answers" if report.best_success_low else "") + " per host</h2>")
+    if report.best_success_low:
+        parts.append(_p(f"Task success: {report.rules['success']}. {report.rules['answers_worse']}.", "note"))
+    parts.append(_table(header, rows, numeric=tuple(i for i, h in enumerate(header)
+                                                    if h in ("tokens/J", "J/token", "tok/s", "J/correct",
+                                                             "correct/s"))))
+    worse = answers_worse_lines(report)
+    if worse:
+        parts.append(_p(f"{len(worse)} operating point(s) answer worse than the fleet's best:"))
+        parts.append("<ul>" + "".join(f"<li>{escape(w)}</li>" for w in worse[:MAX_TABLE_ROWS]) + "</ul>")
     if report.budget is not None:
         parts += ["<h2>Budgets</h2>", _p(f"From {report.budget.source}: {report.budget_note}.", "note")]
         if report.budget_lines:
@@ -78,9 +89,7 @@ def report_html(report: AuditReport) -> str:
                 parts.append(f"<div>{budget_bars([(n, limit, limit - slack) for n, limit, slack in a.budgets])}</div>")
             for name, step, extra in a.next_watt:
                 parts.append(_p(f"The next {step:g} W on {name} would buy {fmt(extra)} tok/s."))
-            parts.append(_table(["host", "setting", "tok/s", f"W [{a.domain}]"],
-                                [[c.host, c.setting, fmt(c.tokens_per_s), fmt(c.power_w)] for c in a.choices],
-                                numeric=(2, 3)))
+            parts.append(_table(*choice_rows(a), numeric=(2, 3)))
         if a.excluded:
             parts.append(_p(f"{len(a.excluded)} operating point(s) not eligible, e.g. "
                             + "; ".join(f"{e.host} {e.setting}: {e.reason}" for e in a.excluded[:3]), "note"))

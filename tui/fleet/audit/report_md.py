@@ -6,6 +6,8 @@ from collections import Counter
 from collections.abc import Sequence
 
 from wattfleet.tui.fleet.audit.audit import Allocation, AuditReport
+from wattfleet.tui.fleet.audit.model import Success
+from wattfleet.tui.fleet.audit.power import Efficiency
 
 MAX_ROWS = 200  # longer tables are cut, saying how many rows were left out (the JSON/CSV have them all)
 
@@ -19,6 +21,54 @@ def fmt(value: float | None) -> str:
     if abs(value) >= 1000:
         return f"{value:,.0f}"
     return f"{value:.4g}"
+
+
+def fmt_success(s: Success | None) -> str:
+    """"0.82 [0.74, 0.88]": the success rate with its 95% interval, "-" when no answer was scored."""
+    if s is None or s.rate is None:
+        return "-"
+    ci = f" [{s.ci_low:.2f}, {s.ci_high:.2f}]" if s.ci_low is not None and s.ci_high is not None else ""
+    return f"{s.rate:.2f}{ci}"
+
+
+def flags(e: Efficiency) -> str:
+    """The marks an efficiency row carries, most serious first."""
+    marks = (("ANSWERS WORSE", e.answers_worse), ("INVALID", e.invalid), ("ESTIMATE", e.estimated),
+             ("shared", e.shared), ("contended", e.contended), ("low confidence", e.low_confidence))
+    return ", ".join(f for f, on in marks if on)
+
+
+def efficiency_rows(report: AuditReport) -> tuple[list[str], list[list[str]]]:
+    """The efficiency table (header, rows), with the success columns when any run scored answers."""
+    answers = any(e.success is not None for e in report.efficiency)
+    header = ["host", "profile", "device", "tokens/J", "J/token", "domain", "tok/s"]
+    header += ["success [95% CI]", "J/correct", "correct/s"] if answers else []
+    rows = []
+    for e in report.efficiency:
+        row = [e.host, e.profile, e.device_model, fmt(e.tokens_per_j), fmt(e.j_per_token), e.domain or "none",
+               fmt(e.tokens_per_s)]
+        row += [fmt_success(e.success), fmt(e.j_per_correct), fmt(e.correct_per_s)] if answers else []
+        rows.append([*row, f"{e.n_runs} ({e.n_valid})", flags(e)])
+    return [*header, "runs (valid)", "flags"], rows
+
+
+def choice_rows(a: Allocation) -> tuple[list[str], list[list[str]]]:
+    """The allocation table (header, rows): the setting chosen per host, success beside it where scored."""
+    answers = any(c.success is not None for c in a.choices)
+    header = ["host", "setting", "tok/s", f"W [{a.domain}]", *(["success [95% CI]"] if answers else [])]
+    rows = []
+    for c in a.choices:
+        row = [c.host, c.setting, fmt(c.tokens_per_s), fmt(c.power_w)]
+        if answers:
+            row.append(fmt_success(c.success) + (" ANSWERS WORSE" if c.answers_worse else ""))
+        rows.append(row)
+    return header, rows
+
+
+def answers_worse_lines(report: AuditReport) -> list[str]:
+    """One line per operating point that answers worse (ANSWERS_WORSE_RULE)."""
+    return [f"{p.host} {p.setting} ({p.profile}): success {fmt_success(p.success)}, best lower bound "
+            f"{report.best_success_low.get(p.profile, 0.0):.2f}" for p in report.points if p.answers_worse]
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], limit: int = MAX_ROWS) -> list[str]:
@@ -40,8 +90,7 @@ def _allocation(a: Allocation) -> list[str]:
                    f"{len(on)} of {len(a.choices)} eligible hosts on")
         out += [f"- budget {name}: {fmt(limit)} W, slack {fmt(slack)} W" for name, limit, slack in a.budgets]
         out += [f"- the next {step:g} W on {name} would buy {fmt(extra)} tok/s" for name, step, extra in a.next_watt]
-        out += ["", *table(["host", "setting", "tok/s", f"W [{a.domain}]"],
-                           [[c.host, c.setting, fmt(c.tokens_per_s), fmt(c.power_w)] for c in a.choices])]
+        out += ["", *table(*choice_rows(a))]
     if a.excluded:
         reasons = Counter(e.reason for e in a.excluded)
         out += ["", f"{len(a.excluded)} operating point(s) not eligible:"]
@@ -60,12 +109,13 @@ def report_markdown(report: AuditReport) -> str:
         out.append("")
     if report.notes:
         out += ["## Notes", "", *[f"- {n}" for n in report.notes], ""]
-    out += ["## Where the watts go", "", "Per host and domain over its runs (average: duration-weighted; p95 over "
-            "the runs' averages or over samples, as stated; peak: the highest sample seen).", ""]
+    out += ["## Where the watts go", "", "Per host and domain over its measured windows (each run, or each level of a "
+            "sweep; average: duration-weighted; p95 over the windows' averages or over samples, as stated; peak: "
+            "the highest sample seen).", ""]
     rows = [[host, hp.key + (" (estimate)" if hp.estimated else ""), str(hp.n_runs), fmt(hp.avg_w), fmt(hp.p95_w),
              hp.p95_over, fmt(hp.peak_w), "low confidence" if hp.low_confidence else ""]
             for host in sorted(report.power) for hp in report.power[host].values()]
-    out += table(["host", "domain", "runs", "avg W", "p95 W", "p95 over", "peak W", ""], rows)
+    out += table(["host", "domain", "windows", "avg W", "p95 W", "p95 over", "peak W", ""], rows)
     out += ["", "Totals, added only within one domain key:", ""]
     out += table(["scope", "domain", "hosts", "sum of avg W", "sum of p95 W", "sum of peaks W (bound)"],
                  [[t.scope, t.key, str(t.n_hosts), fmt(t.avg_w), fmt(t.p95_sum_w), fmt(t.peak_sum_w)]
@@ -86,11 +136,15 @@ def report_markdown(report: AuditReport) -> str:
         out.append("")
     out += ["## Efficiency per profile", "", "tokens/J pooled over runs in each host's headline domain; "
             "valid runs only where a host has any.", ""]
-    out += table(["host", "profile", "device", "tokens/J", "J/token", "domain", "tok/s", "runs (valid)", "flags"],
-                 [[e.host, e.profile, e.device_model, fmt(e.tokens_per_j), fmt(e.j_per_token), e.domain or "none",
-                   fmt(e.tokens_per_s), f"{e.n_runs} ({e.n_valid})",
-                   ", ".join(f for f, on in (("ESTIMATE", e.estimated), ("low confidence", e.low_confidence),
-                                             ("INVALID", e.invalid)) if on)] for e in report.efficiency])
+    if report.best_success_low:
+        out += [f"Task success: {report.rules['success']}. {report.rules['answers_worse'][0].upper()}"
+                f"{report.rules['answers_worse'][1:]}: best lower bound "
+                + ", ".join(f"{p} {v:.2f}" for p, v in sorted(report.best_success_low.items())) + ".", ""]
+    out += table(*efficiency_rows(report))
+    worse = answers_worse_lines(report)
+    if worse:
+        out += ["", f"{len(worse)} operating point(s) answer worse than the fleet's best:", "",
+                *[f"- {w}" for w in worse[:MAX_ROWS]]]
     out += ["", "## Outliers", "", f"Rule: {report.rules['outliers']}.", ""]
     if report.outliers:
         out += table(["host", "profile", "device", "tokens/J", "peers' median", "z", "evidence"],
