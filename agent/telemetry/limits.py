@@ -297,12 +297,14 @@ class LimitSession:
         """Set every knob to `watts` (the original journaled first); returns what was set and read back."""
         read_back: dict[str, float] = {}
         for h in self.held:
+            ours = False  # whether the journal row is this session's (not one an earlier crash left)
             if not h.changed and self.journal is not None:
+                ours = all(key != h.knob.key for key, _, _ in self.journal.pending_limits())
                 h.original_w = self.journal.remember_limit(h.knob.key, h.original_w, self.owner)
             try:
                 h.knob.set_w(watts)
             except LimitError:
-                if not h.changed and self.journal is not None:
+                if ours and self.journal is not None:
                     self.journal.forget_limit(h.knob.key)  # nothing changed on this knob
                 raise
             h.changed = True

@@ -191,3 +191,17 @@ def test_device_state_at_start_and_end_and_throttle_reasons_seen() -> None:
                                   "throttle_reasons": ["hw_thermal", "sw_power_cap"]}
     none = device_state(samples, "cpu", 0, int(3e9))
     assert "no device statistics of cpu" in none["note"] and device_summary(none) == {}
+
+
+def test_a_crash_row_survives_a_failed_set_and_a_later_sweep_puts_its_original_back(tmp_path: Path) -> None:
+    nv = _gpu(fail_set_at=0)
+    journal = Journal(tmp_path / "j.sqlite3")
+    key = "nvml:" + nv.gpus[0].uuid
+    journal.remember_limit(key, 350.0, "crashed")  # an earlier crash left 300 W in force; the original was 350
+    session = PowerLimits(journal, nvml=nv).session("gpu:0", owner="now")
+    with pytest.raises(LimitError):
+        session.set_w(250.0)
+    assert journal.pending_limits() == [(key, 350.0, "crashed")]  # not forgotten: it is not this session's
+    session.set_w(250.0)
+    assert session.restore() == []
+    assert nv.gpus[0].limit_mw == 350_000 and journal.pending_limits() == []
