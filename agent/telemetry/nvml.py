@@ -10,7 +10,9 @@ same handles. Tests pass a fake module with the real function names, units and N
 
 from __future__ import annotations
 
+import importlib
 import logging
+import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,6 +21,8 @@ from wattfleet.agent.telemetry.sysfs import EnergyCounter
 from wattfleet.agent.telemetry.types import DeviceInfo, DeviceSample, Reading, SourceStatus
 
 log = logging.getLogger(__name__)
+
+NVML_MODULE_ENV = "WATTFLEET_NVML_MODULE"
 
 # Reason bit constant names (new "ClocksEvent" spelling first, then the older "ClocksThrottle").
 _REASONS = (
@@ -69,6 +73,16 @@ class _Gpu:
 
 
 def load_pynvml() -> Any:
+    """The pynvml module; or, where WATTFLEET_NVML_MODULE names one ("module" or "module:attribute"), a
+    stand-in with the same names (tests start agent processes on a fake NVML this way)."""
+    named = os.environ.get(NVML_MODULE_ENV, "")
+    if named:
+        module, _, attr = named.partition(":")
+        try:
+            found: Any = importlib.import_module(module)
+            return getattr(found, attr) if attr else found
+        except (ImportError, AttributeError) as exc:
+            raise SourceUnavailable(f"absent: {NVML_MODULE_ENV}={named} cannot be loaded ({exc})") from None
     try:
         import pynvml
     except ImportError:

@@ -119,9 +119,11 @@ def task_success(record: RunRecord, queries: Sequence[Query], window: Window,
 def fill_measured(record: RunRecord, *, scenario: str, load: LoadConfig, slo: SloConfig | None,
                   queries: list[Query], window: Window, energy: Mapping[str, EnergyLike] | None = None,
                   other_devices: Iterable[str] = (), host_cpu: HostCpu | None = None,
-                  percentile_method: str = "loadgen", rebuilt_note: str = "") -> None:
+                  percentile_method: str = "loadgen", rebuilt_note: str = "",
+                  device_state: Mapping[str, Any] | None = None) -> None:
     """Figures, validity, energy and task success of one measured window into `record`. `load` has its
     defaults resolved (scenarios.resolve_load); the scorer is the record's profile's [task].
+    `device_state` (telemetry.device_state) goes into the environment.
 
     `rebuilt_note` marks a record rebuilt after a crash: every figure and the validity are then flagged
     low confidence and the note says why.
@@ -130,6 +132,11 @@ def fill_measured(record: RunRecord, *, scenario: str, load: LoadConfig, slo: Sl
     record.window = Window(record.window.anchor_unix_ns, record.window.anchor_mono_ns, window.t0_ns, window.t1_ns,
                            window.ended_by, window.notes, window.source)
     record.host_cpu = host_cpu
+    if device_state is None and rebuilt_note and "device_state" not in record.environment:
+        device_state = {"device": record.device, "note": "not kept: device samples are not journaled, and the "
+                                                         "agent stopped before the run ended"}
+    if device_state is not None:
+        record.environment = with_device_state(record.environment, device_state)
     figures = [Figure.from_dict(f)
                for f in summarize(queries, window.t0_ns, window.t1_ns, slo, percentile_method)]
     block = validity(queries, window.t0_ns, window.t1_ns, scenario=scenario, min_duration_s=load.min_duration_s,
@@ -160,6 +167,20 @@ def fill_measured(record: RunRecord, *, scenario: str, load: LoadConfig, slo: Sl
             v = v.invalid(rebuilt_note)
     record.figures = figures
     record.validity = v
+
+
+def with_device_state(environment: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of `environment` with the window's device state (power limit, clocks and temperatures at start
+    and end, throttle reasons seen) under "device_state", and its summary in "device" where the audit reads
+    it (power_limit_w, clocks_mhz, throttle_reasons)."""
+    from wattfleet.agent.telemetry.device_state import device_summary
+
+    env = dict(environment)
+    env["device_state"] = dict(state)
+    summary = device_summary(dict(state))
+    if summary:
+        env["device"] = {**dict(env.get("device") or {}), **summary}
+    return env
 
 
 def window_from_queries(scenario: str, queries: Sequence[Query], concurrency: int = 1, batch_size: int = 1,

@@ -143,6 +143,8 @@ def service_time_ms(r: Query) -> float:
 def inner_scenario(load: LoadConfig) -> str:
     """The scenario that actually runs: a sweep's levels are server (over rate) or concurrency runs."""
     if load.scenario == "sweep":
+        if load.sweep.over == "power_limit":
+            return load.sweep.inner or "concurrency"
         return "server" if load.sweep.over == "rate" else "concurrency"
     return load.scenario
 

@@ -22,6 +22,7 @@ from wattfleet.agent.workloads.runners.onnx import open_runner
 from wattfleet.agent.workloads.runners.ort_session import ORT_PROVIDERS
 from wattfleet.agent.workloads.runners.plan import server_workers
 from wattfleet.agent.workloads.runners.resolve import find_model_file
+from wattfleet.agent.workloads.validity import inner_scenario
 from wattfleet.core.errors import UsageError
 
 
@@ -105,7 +106,7 @@ def open_profile(profile: Profile, *, model_dirs: Sequence[Path] = (), cache_dir
     if inputs is not None and inputs.dims != profile.model.dims:
         effective = dataclasses.replace(effective, model=dataclasses.replace(profile.model, dims=dict(inputs.dims)))
     load = profile.load
-    if load.scenario == "server" or (load.scenario == "sweep" and load.sweep.over == "rate"):
+    if inner_scenario(load) == "server":
         workers, why = server_workers(load.server_workers, profile.runtime)
         effective = dataclasses.replace(effective, load=dataclasses.replace(load, server_workers=workers))
         notes = getattr(runner, "notes", None)
