@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wattfleet.agent.figures.record import fill_measured, record_of
+from wattfleet.agent.figures.validity import inner_scenario
 from wattfleet.agent.workloads.config import LoadConfig, Profile, sweeps_power_limit
 from wattfleet.agent.workloads.power_limit import (
     open_power_limits,
@@ -27,7 +29,6 @@ from wattfleet.agent.workloads.power_limit import (
     set_power_limit,
 )
 from wattfleet.agent.workloads.profile import profile_to_dict
-from wattfleet.agent.workloads.record import fill_measured, record_of
 from wattfleet.agent.workloads.scenarios import (
     QueryExecutor,
     Recorder,
@@ -39,7 +40,6 @@ from wattfleet.agent.workloads.scenarios import (
     run_server,
     run_single_stream,
 )
-from wattfleet.agent.workloads.validity import inner_scenario
 from wattfleet.core.errors import WattfleetError
 from wattfleet.core.model import HostCpu, Query, RunRecord, Validity, figure_value
 from wattfleet.core.model import Window as ModelWindow

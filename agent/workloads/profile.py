@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from wattfleet.agent.figures.validity import claimed_percentile, inner_scenario, needed_queries
 from wattfleet.agent.workloads.config import (
     ARRIVALS,
     HARNESSES,
@@ -38,7 +39,6 @@ from wattfleet.agent.workloads.config import (
 from wattfleet.agent.workloads.traffic.scorers import ScorerSpec
 from wattfleet.agent.workloads.traffic.spec import TABLES as TRAFFIC_TABLES
 from wattfleet.agent.workloads.traffic.spec import WorkloadConfig, traffic_from_dict, traffic_to_dict
-from wattfleet.agent.workloads.validity import claimed_percentile, inner_scenario, needed_queries
 from wattfleet.core.errors import ConfigError
 
 if sys.version_info >= (3, 11):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wattfleet.agent.workloads.metrics import PERCENTILE_NOTES
+from wattfleet.agent.figures.latency import PERCENTILE_NOTES
 from wattfleet.core.model import RunRecord
 
 SHORT_PERCENTILES = ("_mean", "_p50", "_p90", "_p99")

@@ -22,9 +22,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from wattfleet.agent.figures.latency import measured
+from wattfleet.agent.figures.validity import inner_scenario, needed_queries
 from wattfleet.agent.workloads.config import LoadConfig
-from wattfleet.agent.workloads.metrics import measured
-from wattfleet.agent.workloads.validity import inner_scenario, needed_queries
 from wattfleet.core.model.query import Query
 
 PROMPT_POOL = 32  # distinct prompts per run, cycled (seeded, so runs are repeatable)

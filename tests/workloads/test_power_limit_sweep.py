@@ -232,8 +232,8 @@ SWEEP_TOML = ('name = "p"\n[model]\nbuiltin = "decoder-tiny"\n[load]\nscenario =
     ('over = "watts"\nvalues = [250]\n', "", "'rate', 'concurrency', 'power_limit'"),
 ])
 def test_power_limit_sweep_keys(sweep: str, inner: str, why: str) -> None:
+    from wattfleet.agent.figures.validity import inner_scenario
     from wattfleet.agent.workloads.profile import load_profile_text
-    from wattfleet.agent.workloads.validity import inner_scenario
     from wattfleet.core.errors import ConfigError
 
     if why:

@@ -17,12 +17,12 @@ from typing import Any
 
 import onnxruntime as ort
 
+from wattfleet.agent.figures.validity import inner_scenario
 from wattfleet.agent.workloads.config import ModelConfig, Profile, RuntimeConfig
 from wattfleet.agent.workloads.runners.onnx import open_runner
 from wattfleet.agent.workloads.runners.ort_session import ORT_PROVIDERS
 from wattfleet.agent.workloads.runners.plan import server_workers
 from wattfleet.agent.workloads.runners.resolve import find_model_file
-from wattfleet.agent.workloads.validity import inner_scenario
 from wattfleet.core.errors import UsageError
 
 

@@ -12,8 +12,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from wattfleet.agent.workloads.config import LoadConfig, SloConfig
-from wattfleet.agent.workloads.metrics import (
+from wattfleet.agent.figures.latency import (
     COV_FLAG,
     NS_PER_MS,
     NS_PER_S,
@@ -21,6 +20,7 @@ from wattfleet.agent.workloads.metrics import (
     measured,
     ttft_ms,
 )
+from wattfleet.agent.workloads.config import LoadConfig, SloConfig
 from wattfleet.core.model.query import Query
 
 CONFIDENCE = 0.99
