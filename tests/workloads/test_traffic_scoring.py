@@ -20,7 +20,7 @@ from wattfleet.agent.workloads.traffic.scorers import (
     score_ids,
     score_text,
 )
-from wattfleet.agent.workloads.traffic.success import Success, success_figures, tally, wilson_interval
+from wattfleet.agent.figures.success import Success, success_figures, tally, wilson_interval
 from wattfleet.agent.workloads.traffic.task import Grader
 from wattfleet.core.errors import ConfigError
 from wattfleet.core.model import Figure
