@@ -17,7 +17,7 @@ from wattfleet.agent.telemetry.sampler import Sampler
 from wattfleet.agent.telemetry.source import Source, SourceUnavailable
 from wattfleet.agent.telemetry.types import (
     DeviceInfo,
-    DeviceSample,
+    DeviceReading,
     EnergyWindow,
     Reading,
     Sample,
@@ -32,7 +32,7 @@ def domain_kind(domain: str) -> str:
 
 __all__ = [
     "DeviceInfo",
-    "DeviceSample",
+    "DeviceReading",
     "EnergyWindow",
     "Reading",
     "ReplaySource",

@@ -8,16 +8,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from wattfleet.agent.telemetry.types import DeviceSample
+from wattfleet.agent.telemetry.types import DeviceReading
 
 
-def _snapshot(s: DeviceSample, anchor_mono_ns: int) -> dict[str, Any]:
+def _snapshot(s: DeviceReading, anchor_mono_ns: int) -> dict[str, Any]:
     return {"t_ns": s.t_ns - anchor_mono_ns, "power_limit_w": s.power_limit_w, "sm_clock_mhz": s.sm_clock_mhz,
             "mem_clock_mhz": s.mem_clock_mhz, "temperature_c": s.temperature_c,
             "throttle_reasons": list(s.throttle_reasons)}
 
 
-def device_state(samples: Iterable[DeviceSample], device: str, t0_ns: int, t1_ns: int,
+def device_state(samples: Iterable[DeviceReading], device: str, t0_ns: int, t1_ns: int,
                  anchor_mono_ns: int = 0) -> dict[str, Any]:
     """{"device", "start", "end", "throttle_reasons_seen", "n_samples"} of `device` over [t0_ns, t1_ns].
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from wattfleet.agent.telemetry.source import Source, SourceUnavailable
 from wattfleet.agent.telemetry.sysfs import EnergyCounter
-from wattfleet.agent.telemetry.types import DeviceInfo, DeviceSample, Reading, SourceStatus
+from wattfleet.agent.telemetry.types import DeviceInfo, DeviceReading, Reading, SourceStatus
 
 log = logging.getLogger(__name__)
 
@@ -224,9 +224,9 @@ class NvmlSource(Source):
                 out.append(Reading(g.module_d, module_mw / 1e3) if module_mw is not None else g.missing[-1])
         return out
 
-    def read_devices(self, t_ns: int) -> list[DeviceSample]:
+    def read_devices(self, t_ns: int) -> list[DeviceReading]:
         nv = self._nv
-        out: list[DeviceSample] = []
+        out: list[DeviceReading] = []
         for g in self._gpus:
             if g.lost:
                 continue
@@ -244,7 +244,7 @@ class NvmlSource(Source):
                 g.lost = True
                 log.error("gpu:%d (%s) is lost (NVML_ERROR_GPU_IS_LOST)", g.index, g.name)
                 continue
-            out.append(DeviceSample(
+            out.append(DeviceReading(
                 device=f"gpu:{g.index}",
                 t_ns=t_ns,
                 utilization_pct=None if util is None else float(util.gpu),

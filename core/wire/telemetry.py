@@ -22,12 +22,12 @@ from wattfleet.v1 import agent_pb2 as Pb
 
 def telemetry_batch_to_proto(b: TelemetryBatch) -> Any:
     power = [
-        set_optional(Pb.PowerSample(source=p.source, domain=p.domain, t_ns=p.t_ns, missing=p.missing,
+        set_optional(Pb.PowerReading(source=p.source, domain=p.domain, t_ns=p.t_ns, missing=p.missing,
                                 kind=domain_kind_to_proto(p.domain)), power_w=p.power_w, energy_j=p.energy_j)
         for p in b.power
     ]
     devices = [
-        set_optional(Pb.DeviceSample(device=d.device, t_ns=d.t_ns, throttle_reasons=list(d.throttle_reasons)),
+        set_optional(Pb.DeviceReading(device=d.device, t_ns=d.t_ns, throttle_reasons=list(d.throttle_reasons)),
                  **{n: getattr(d, n) for n in DEVICE_FIELDS})
         for d in b.devices
     ]

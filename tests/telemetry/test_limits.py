@@ -18,7 +18,7 @@ from wattfleet.agent.telemetry.limits import (
     rapl_root,
     restore_journaled,
 )
-from wattfleet.agent.telemetry.types import DeviceSample
+from wattfleet.agent.telemetry.types import DeviceReading
 
 from .fake_nvml import FakeGpu, FakeNvml
 from .fake_sysfs import ReadOnlyReader, rapl_tree
@@ -173,8 +173,8 @@ def test_rapl_root_follows_the_rapl_power_source() -> None:
     assert rapl_root(["estimated:tdp_w=65"]) == "/" and rapl_root(["rapl"]) == "/"
 
 
-def _dev(t_s: float, limit: float, sm: float, reasons: tuple[str, ...] = (), device: str = "gpu:0") -> DeviceSample:
-    return DeviceSample(device, int(t_s * 1e9), temperature_c=50 + t_s, sm_clock_mhz=sm, mem_clock_mhz=2619.0,
+def _dev(t_s: float, limit: float, sm: float, reasons: tuple[str, ...] = (), device: str = "gpu:0") -> DeviceReading:
+    return DeviceReading(device, int(t_s * 1e9), temperature_c=50 + t_s, sm_clock_mhz=sm, mem_clock_mhz=2619.0,
                         power_limit_w=limit, throttle_reasons=reasons)
 
 

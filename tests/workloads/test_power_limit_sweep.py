@@ -18,7 +18,7 @@ from wattfleet.agent.service.journal import Journal
 from wattfleet.agent.telemetry import Reading, Sampler, Source
 from wattfleet.agent.telemetry.limits import PowerLimits
 from wattfleet.agent.telemetry.nvml import NvmlSource
-from wattfleet.agent.telemetry.types import DeviceSample
+from wattfleet.agent.telemetry.types import DeviceReading
 from wattfleet.agent.workloads.config import LoadConfig, ModelConfig, Profile, RuntimeConfig, SweepConfig
 from wattfleet.agent.workloads.driver import run_profile
 
@@ -148,9 +148,9 @@ class DeviceStats(Source):
     def read(self, t_ns: int) -> list[Reading]:
         return []
 
-    def read_devices(self, t_ns: int) -> list[DeviceSample]:
+    def read_devices(self, t_ns: int) -> list[DeviceReading]:
         self.n += 1
-        return [DeviceSample(self.device, t_ns, temperature_c=40.0 + self.n, sm_clock_mhz=2000.0 - 10 * self.n,
+        return [DeviceReading(self.device, t_ns, temperature_c=40.0 + self.n, sm_clock_mhz=2000.0 - 10 * self.n,
                              mem_clock_mhz=2619.0, power_limit_w=100.0 + 10 * self.n,
                              throttle_reasons=("sw_power_cap",) if self.n >= 3 else ())]
 
