@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from wattfleet.core.localagent import wait_ready
-from wattfleet.core.model import ENDED_STATES, RunRecord, RunSpec, TokenBatch
+from wattfleet.core.model import ENDED_STATES, Figure, RunRecord, RunSpec, TokenBatch
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def figure(figures: list[dict[str, Any]], name: str) -> float:
-    return float(next(f["value"] for f in figures if f["name"] == name))
+def figure(figures: list[Figure], name: str) -> float:
+    return float(next(f.value or 0.0 for f in figures if f.name == name))
 
 
 def start_agent(work: Path) -> tuple[subprocess.Popen[bytes], str]:

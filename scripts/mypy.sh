@@ -7,6 +7,6 @@ mkdir -p .mypy-src/wattfleet
 for p in core agent tui profiles; do ln -sfn "../../$p" ".mypy-src/wattfleet/$p"; done
 ln -sfn ../../protos/wattfleet/v1 .mypy-src/wattfleet/v1
 pkgs=(-p wattfleet.core -p wattfleet.agent.telemetry -p wattfleet.tui.fleet)
-pkgs+=(-m wattfleet.agent.workloads.metrics -m wattfleet.agent.workloads.validity -m wattfleet.agent.workloads.loadgen_logs)
+pkgs+=(-p wattfleet.agent.figures -m wattfleet.agent.workloads.loadgen_logs)
 pkgs+=(-p wattfleet.agent.workloads.traffic)
 exec "${VENV:-.venv}/bin/mypy" "${pkgs[@]}" "$@"

@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="TDP behind the 'estimated' domain (CPU utilisation x TDP) where no CPU power is measured; "
                            "recorded with every figure it makes")
     host.add_argument("--telemetry-rate-hz", type=float, default=20.0, help="power sampling rate")
+    host.add_argument("--allow-power-limits", action="store_true",
+                      help="let power-limit sweeps (load.sweep.over = \"power_limit\") set this host's GPU (NVML) or "
+                           "CPU (RAPL, under the rapl power source's root) power limit; the original is journaled "
+                           "first and always put back, also at the next start after a crash. Off: such runs are "
+                           "refused. Needs authenticated callers (not with --insecure)")
     host.add_argument("--no-probe", action="store_true",
                       help="skip probing execution providers at start (faster start; GetInfo lists none)")
     lim = p.add_argument_group("limits")
@@ -86,6 +91,9 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         raise UsageError(f"--port {args.port}: expected 0..65535")
     if args.insecure and args.token_file:
         raise UsageError("--insecure and --token-file contradict each other; pick one")
+    if args.insecure and args.allow_power_limits:
+        raise UsageError("--allow-power-limits lets callers change this host's power limits, so it needs "
+                         "authenticated callers: drop --insecure (or --allow-power-limits)")
     if args.max_message_bytes < 64 * 1024:
         raise UsageError(f"--max-message-bytes {args.max_message_bytes}: expected at least 65536")
     if args.event_buffer < 8:
@@ -113,6 +121,7 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         tdp_w=args.tdp_w,
         telemetry_rate_hz=args.telemetry_rate_hz,
         probe_providers=not args.no_probe,
+        allow_power_limits=args.allow_power_limits,
         max_run_s=args.max_run_s,
         max_watchers=args.max_watchers,
         queue_runs=not args.refuse_when_busy,

@@ -30,6 +30,9 @@ class AgentConfig:
     tdp_w: float | None = None  # the TDP behind the "estimated" domain; None = its default, said to be assumed
     telemetry_rate_hz: float = 20.0
     probe_providers: bool = True
+    # Power-limit sweeps may set this host's GPU/CPU power limits (the original is always put back); off
+    # unless the host's owner starts the agent with --allow-power-limits.
+    allow_power_limits: bool = False
     # Limits.
     max_run_s: float = 3600.0
     max_watchers: int = 32

@@ -8,7 +8,8 @@ Refusals are RpcError with the gRPC status code name the servicer answers with:
 - PERMISSION_DENIED: a model path, or a workload file (workload.items, workload.trace), outside the
   agent's model directories (after resolving symlinks), or a TensorRT cache directory outside the agent's
   data directory;
-- NOT_FOUND: a profile name the agent does not know.
+- NOT_FOUND: a profile name the agent does not know;
+- FAILED_PRECONDITION: a power-limit sweep on an agent not started with --allow-power-limits.
 """
 
 from __future__ import annotations
@@ -120,6 +121,18 @@ def check_model_path(path: str, model_dirs: Sequence[Path], key: str = "model.pa
     )
 
 
+def _check_power_limits(profile: Profile, config: AgentConfig) -> None:
+    """A power-limit sweep changes the host's power limits: only where its owner allowed it."""
+    from wattfleet.agent.workloads.config import sweeps_power_limit
+
+    if sweeps_power_limit(profile.load) and not config.allow_power_limits:
+        raise RpcError(
+            "FAILED_PRECONDITION",
+            f"{profile.name}: load.sweep.over = \"power_limit\" sets this host's power limits, which this agent "
+            f"({config.host_id or 'this host'}) does not allow; its owner can start it with --allow-power-limits",
+        )
+
+
 def _workload_files(profile: Profile, model_dirs: Sequence[Path]) -> Profile:
     """workload.items and workload.trace resolved like model paths (inside the model directories only),
     then read and checked: a run never starts with a file that does not parse."""
@@ -200,6 +213,7 @@ def prepare(spec: RunSpec, config: AgentConfig) -> Prepared:
                 f"runtime.cache_dir {profile.runtime.cache_dir!r} is outside the agent's cache directory "
                 f"{cache_root}; leave it empty to use that one",
             )
+    _check_power_limits(profile, config)
     device = spec.device or ("cpu" if profile.runtime.provider == "cpu" else f"gpu:{profile.runtime.device_id}")
     if spec.device == "cpu" and profile.runtime.provider != "cpu":
         raise RpcError(

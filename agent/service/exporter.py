@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 
 from wattfleet.agent.telemetry import domain_kind
 from wattfleet.core.errors import UsageError
+from wattfleet.core.model import Figure
 
 RUN_STATES = ("idle", "queued", "preparing", "warmup", "measuring")
 ENDED_STATES = ("completed", "failed", "cancelled", "interrupted")
@@ -41,7 +42,7 @@ class _LastRun:
     profile: str = ""
     state: str = ""
     ended_unix_s: float = 0.0
-    figures: list[dict[str, Any]] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
 
 
 class MetricsState:
@@ -82,11 +83,11 @@ class MetricsState:
             self._queries += max(0, queries)
 
     def run_ended(
-        self, run_id: str, profile: str, state: str, ended_unix_s: float, figures: Sequence[dict[str, Any]]
+        self, run_id: str, profile: str, state: str, ended_unix_s: float, figures: Sequence[Figure]
     ) -> None:
         with self._lock:
             self._ended[state] = self._ended.get(state, 0) + 1
-            self._last = _LastRun(run_id, profile, state, ended_unix_s, [_as_dict(f) for f in figures])
+            self._last = _LastRun(run_id, profile, state, ended_unix_s, list(figures))
 
     def runs_recovered_as_interrupted(self, count: int) -> None:
         """Count runs that crash recovery marked interrupted when the agent started (they ended in a
@@ -234,10 +235,9 @@ def _last_run_families(host: str, last: _LastRun) -> Iterator[Any]:
         labels=[*base, "figure", "unit"],
     )
     for f in last.figures:
-        name, value = str(f.get("name", "")), f.get("value")
-        if not isinstance(value, (int, float)):
+        name, value, domain = f.name, f.value, f.domain
+        if value is None:
             continue
-        domain = str(f.get("domain", "") or "")
         m = _PERCENTILE.match(name)
         if name == "tokens_per_j":
             tpj.add_metric([*ids, domain, domain_kind(domain)], float(value))
@@ -247,10 +247,10 @@ def _last_run_families(host: str, last: _LastRun) -> Iterator[Any]:
             success.add_metric(ids, float(value))
         elif name == "j_per_correct":
             jpc.add_metric([*ids, domain, domain_kind(domain)], float(value))
-        elif m and f.get("unit", "ms") == "ms":
-            latency.add_metric([*ids, m.group(1), m.group(2), str(f.get("definition", ""))], float(value) / 1e3)
+        elif m and f.unit == "ms":
+            latency.add_metric([*ids, m.group(1), m.group(2), f.definition], float(value) / 1e3)
         elif name in ("tokens_per_s", "samples_per_s", "goodput"):
-            throughput.add_metric([*ids, name, str(f.get("unit", ""))], float(value))
+            throughput.add_metric([*ids, name, f.unit], float(value))
     ended = GaugeMetricFamily(
         "wattfleet_last_run_end_timestamp_seconds", "Wall-clock end of the last ended run", labels=["host_id"]
     )
@@ -292,6 +292,3 @@ class Exporter:
             self._thread.join(timeout=5)
             self._thread = None
 
-
-def _as_dict(f: Any) -> dict[str, Any]:
-    return f.to_dict() if hasattr(f, "to_dict") else dict(f)  # type: ignore[no-any-return]

@@ -6,6 +6,8 @@ a ceiling above every event sequence number the agent may send, the energy measu
 second), every finished query's timings, and at the end the full record. After a crash, `recover()` marks
 every run that had not ended as interrupted and rebuilds its record from what is stored, so a run cut
 short keeps what was measured up to then, and its final event is numbered above anything a client saw.
+Power limits a sweep changed are kept too (their originals, written before the first change), so that the
+next start puts back whatever a crash left behind (telemetry.limits.LimitJournal).
 
 The class is synchronous and thread-safe (one connection behind a lock); the run manager calls it from
 one I/O thread so neither the event loop nor a workload ever waits on the disk (except the rare
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -84,6 +87,12 @@ CREATE TABLE IF NOT EXISTS energy_points (
     energy_json TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS energy_run ON energy_points (run_id);
+CREATE TABLE IF NOT EXISTS power_limits (
+    key TEXT PRIMARY KEY,
+    original_w REAL NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    set_unix_ns INTEGER NOT NULL DEFAULT 0
+);
 """
 
 
@@ -319,6 +328,26 @@ class Journal:
                 (*ENDED, keep_runs),
             )
             return int(cur.rowcount)
+
+    # --- power limits to put back (telemetry.limits.LimitJournal) -----------------------------------
+
+    def remember_limit(self, key: str, original_w: float, owner: str) -> float:
+        """Keep the original of a power limit about to change (a row already there wins: it holds the true
+        original from before an earlier crash); durable when this returns. Returns the original on record."""
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO power_limits VALUES (?, ?, ?, ?)",
+                             (key, float(original_w), owner, time.time_ns()))
+            row = self._db.execute("SELECT original_w FROM power_limits WHERE key=?", (key,)).fetchone()
+        return float(row[0])
+
+    def forget_limit(self, key: str) -> None:
+        self._write("DELETE FROM power_limits WHERE key=?", (key,))
+
+    def pending_limits(self) -> list[tuple[str, float, str]]:
+        """(key, original_w, owner run) of every power limit not yet put back."""
+        with self._lock:
+            rows = self._db.execute("SELECT key, original_w, owner FROM power_limits ORDER BY rowid").fetchall()
+        return [(str(k), float(w), str(o)) for k, w, o in rows]
 
     # --- reads -----------------------------------------------------------------------------------
 

@@ -79,8 +79,8 @@ def _profile(run: StoredRun) -> Any:
 def rebuild_record(run: StoredRun, queries: Sequence[Query], points: Sequence[EnergyPoint], reason: str,
                    ended_unix_ns: int) -> RunRecord:
     """The record of a run cut short, from the journal (see the module docstring)."""
+    from wattfleet.agent.figures.record import fill_measured, record_of, window_from_queries
     from wattfleet.agent.workloads.config import LoadConfig
-    from wattfleet.agent.workloads.record import fill_measured, record_of, window_from_queries
     from wattfleet.agent.workloads.scenarios import resolve_load
 
     profile = _profile(run)
@@ -100,9 +100,9 @@ def rebuild_record(run: StoredRun, queries: Sequence[Query], points: Sequence[En
 
 def partial_figures(run: StoredRun | None, profile_dict: dict[str, Any], queries: Sequence[Query]) -> list[Figure]:
     """Figures over a live run's finished queries so far, all flagged low confidence (the run is not over)."""
-    from wattfleet.agent.workloads.metrics import summarize
+    from wattfleet.agent.figures.latency import summarize
+    from wattfleet.agent.figures.record import window_from_queries
     from wattfleet.agent.workloads.profile import profile_from_dict
-    from wattfleet.agent.workloads.record import window_from_queries
 
     try:
         profile = profile_from_dict(profile_dict, source="run")
@@ -112,5 +112,5 @@ def partial_figures(run: StoredRun | None, profile_dict: dict[str, Any], queries
     window: Window = window_from_queries(load.scenario, queries, load.concurrency, load.batch_size, ended_by="")
     if not window.measured:
         return []
-    return [Figure.from_dict(f).with_low_confidence()
+    return [f.with_low_confidence()
             for f in summarize(list(queries), window.t0_ns, window.t1_ns, profile.slo, profile.figures.percentiles)]

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from wattfleet.agent.service import engine, recovery
+from wattfleet.agent.service import engine, power_limits, recovery
 from wattfleet.agent.service.bridge import EventBridge
 from wattfleet.agent.service.config import AgentConfig
 from wattfleet.agent.service.engine import RpcError
@@ -84,7 +84,10 @@ class RunManager:
     # --- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> list[str]:
-        """Mark runs cut short by a crash as interrupted (records rebuilt); returns their ids."""
+        """Put back power limits a crash left changed; mark runs cut short by a crash as interrupted (records
+        rebuilt); returns their ids."""
+        for line in await self._in_io(power_limits.restore_at_start, self.config, self.journal):
+            log.warning("%s", line)
         marked: list[StoredRun] = await self._in_io(
             self.journal.recover,
             recovery.rebuild_record,
@@ -366,6 +369,9 @@ class RunManager:
             run.anchor = rec.window
             self.io_submit(self.journal.set_started, run.run_id, rec)
 
+        # Only an agent allowed to change power limits hands the consent on (a power-limit sweep needs it).
+        consent = power_limits.power_limits_for(self.config, self.journal)
+        extra = {"power_limits": consent} if consent is not None else {}
         try:
             record = self._execute(
                 run.prepared.profile,
@@ -382,6 +388,7 @@ class RunManager:
                 cpu_meter=self.cpu_meter,
                 other_devices=self.other_devices(run),
                 on_environment=opened,
+                **extra,
             )
         except WattfleetError as exc:
             error = str(exc)

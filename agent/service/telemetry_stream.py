@@ -19,7 +19,7 @@ from wattfleet.agent.service.engine import RpcError
 from wattfleet.agent.service.events import EventLog, FellBehind, ResumeGone
 from wattfleet.agent.service.exporter import MetricsState
 from wattfleet.core import wire
-from wattfleet.core.model import DeviceReading, PowerReading, TelemetryBatch
+from wattfleet.core.model import PowerReading, TelemetryBatch
 
 log = logging.getLogger("wattfleet.agent.telemetry")
 
@@ -67,20 +67,7 @@ class TelemetryPump:
             return
         self._sample_seq = samples[-1].seq if samples else self._sample_seq
         power = tuple(PowerReading(s.source, s.domain, s.t_ns, s.power_w, s.energy_j, s.missing) for s in samples)
-        readings = tuple(
-            DeviceReading(
-                d.device,
-                d.t_ns,
-                d.utilization_pct,
-                d.memory_used_bytes,
-                d.temperature_c,
-                d.sm_clock_mhz,
-                d.mem_clock_mhz,
-                d.power_limit_w,
-                tuple(d.throttle_reasons),
-            )
-            for d in devices
-        )
+        readings = tuple(devices)  # the sampler already hands out the model's DeviceReading
         seq = self.log.last_seq + 1
         self.log.append(wire.telemetry_batch_to_proto(
             TelemetryBatch(seq, power, readings, self._anchor_unix_ns, self._anchor_mono_ns)))

@@ -1,5 +1,6 @@
 """Power and device telemetry: sources (NVML, Jetson INA3221/INA238, RAPL, hwmon, replay, estimated),
-the sampler, energy windows and the energy figures of a run. A pure library: no grpc, textual or zeroconf.
+the sampler and energy windows (a run's energy figures are made in agent/figures/energy.py).
+A pure library: no grpc, textual or zeroconf.
 
 Domains are strings: "gpu-board:<i>" and "gpu-module:<i>" (NVML, GPU index i), "soc-rail:<name>" and
 "soc-input" (Jetson), "cpu-package" and "cpu-dram" (RAPL), "hwmon:<chip>:<label>" (generic hwmon),
@@ -11,13 +12,12 @@ from __future__ import annotations
 from wattfleet.agent.telemetry.devices import list_devices
 from wattfleet.agent.telemetry.discover import build_sources, make_source
 from wattfleet.agent.telemetry.energy import energy_from_samples, window_energy
-from wattfleet.agent.telemetry.figures import energy_figures
 from wattfleet.agent.telemetry.replay import ReplaySource, TraceRecorder, read_trace
 from wattfleet.agent.telemetry.sampler import Sampler
 from wattfleet.agent.telemetry.source import Source, SourceUnavailable
 from wattfleet.agent.telemetry.types import (
     DeviceInfo,
-    DeviceSample,
+    DeviceReading,
     EnergyWindow,
     Reading,
     Sample,
@@ -32,7 +32,7 @@ def domain_kind(domain: str) -> str:
 
 __all__ = [
     "DeviceInfo",
-    "DeviceSample",
+    "DeviceReading",
     "EnergyWindow",
     "Reading",
     "ReplaySource",
@@ -44,7 +44,6 @@ __all__ = [
     "TraceRecorder",
     "build_sources",
     "domain_kind",
-    "energy_figures",
     "energy_from_samples",
     "list_devices",
     "make_source",

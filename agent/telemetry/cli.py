@@ -14,7 +14,7 @@ from wattfleet.agent.telemetry.discover import KINDS, build_sources
 from wattfleet.agent.telemetry.replay import TraceRecorder
 from wattfleet.agent.telemetry.sampler import Sampler
 from wattfleet.agent.telemetry.source import Source, SourceUnavailable
-from wattfleet.agent.telemetry.types import DeviceSample, Sample, SourceStatus
+from wattfleet.agent.telemetry.types import DeviceReading, Sample, SourceStatus
 from wattfleet.core.errors import UsageError
 
 
@@ -76,7 +76,7 @@ class _Report:
                 missing[s.domain] = missing.get(s.domain, 0) + 1
             else:
                 self.latest[s.domain] = s
-        devices: dict[str, DeviceSample] = {}
+        devices: dict[str, DeviceReading] = {}
         for d in self.sampler.device_samples_after(self.last_dev_seq):
             devices[d.device] = d
         self.last_dev_seq = self.sampler.latest_device_seq
@@ -98,7 +98,7 @@ class _Report:
                 "readings": rows, "devices": [_device_dict(d) for d in devices.values()]}
 
 
-def _device_dict(d: DeviceSample) -> dict[str, Any]:
+def _device_dict(d: DeviceReading) -> dict[str, Any]:
     return {"device": d.device, "utilization_pct": d.utilization_pct, "memory_used_bytes": d.memory_used_bytes,
             "temperature_c": d.temperature_c, "sm_clock_mhz": d.sm_clock_mhz, "mem_clock_mhz": d.mem_clock_mhz,
             "power_limit_w": d.power_limit_w, "throttle_reasons": list(d.throttle_reasons)}

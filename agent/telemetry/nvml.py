@@ -10,15 +10,19 @@ same handles. Tests pass a fake module with the real function names, units and N
 
 from __future__ import annotations
 
+import importlib
 import logging
+import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from wattfleet.agent.telemetry.source import Source, SourceUnavailable
 from wattfleet.agent.telemetry.sysfs import EnergyCounter
-from wattfleet.agent.telemetry.types import DeviceInfo, DeviceSample, Reading, SourceStatus
+from wattfleet.agent.telemetry.types import DeviceInfo, DeviceReading, Reading, SourceStatus
 
 log = logging.getLogger(__name__)
+
+NVML_MODULE_ENV = "WATTFLEET_NVML_MODULE"
 
 # Reason bit constant names (new "ClocksEvent" spelling first, then the older "ClocksThrottle").
 _REASONS = (
@@ -69,6 +73,16 @@ class _Gpu:
 
 
 def load_pynvml() -> Any:
+    """The pynvml module; or, where WATTFLEET_NVML_MODULE names one ("module" or "module:attribute"), a
+    stand-in with the same names (tests start agent processes on a fake NVML this way)."""
+    named = os.environ.get(NVML_MODULE_ENV, "")
+    if named:
+        module, _, attr = named.partition(":")
+        try:
+            found: Any = importlib.import_module(module)
+            return getattr(found, attr) if attr else found
+        except (ImportError, AttributeError) as exc:
+            raise SourceUnavailable(f"absent: {NVML_MODULE_ENV}={named} cannot be loaded ({exc})") from None
     try:
         import pynvml
     except ImportError:
@@ -210,9 +224,9 @@ class NvmlSource(Source):
                 out.append(Reading(g.module_d, module_mw / 1e3) if module_mw is not None else g.missing[-1])
         return out
 
-    def read_devices(self, t_ns: int) -> list[DeviceSample]:
+    def read_devices(self, t_ns: int) -> list[DeviceReading]:
         nv = self._nv
-        out: list[DeviceSample] = []
+        out: list[DeviceReading] = []
         for g in self._gpus:
             if g.lost:
                 continue
@@ -230,7 +244,7 @@ class NvmlSource(Source):
                 g.lost = True
                 log.error("gpu:%d (%s) is lost (NVML_ERROR_GPU_IS_LOST)", g.index, g.name)
                 continue
-            out.append(DeviceSample(
+            out.append(DeviceReading(
                 device=f"gpu:{g.index}",
                 t_ns=t_ns,
                 utilization_pct=None if util is None else float(util.gpu),

@@ -22,7 +22,7 @@ from types import TracebackType
 from wattfleet.agent.telemetry.energy import window_energy
 from wattfleet.agent.telemetry.series import DomainSeries
 from wattfleet.agent.telemetry.source import Source
-from wattfleet.agent.telemetry.types import DeviceSample, EnergyWindow, Reading, Sample, SourceStatus
+from wattfleet.agent.telemetry.types import DeviceReading, EnergyWindow, Reading, Sample, SourceStatus
 from wattfleet.core.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class Sampler:
         self.device_every = max(1, device_every)
         self._clock = clock
         self._ring: deque[_Row] = deque(maxlen=capacity)
-        self._dev_ring: deque[tuple[int, DeviceSample]] = deque(maxlen=device_capacity)
+        self._dev_ring: deque[tuple[int, DeviceReading]] = deque(maxlen=device_capacity)
         self._history_len = max(16, int(history_s * rate_hz) + 16)
         self._series: dict[str, DomainSeries] = {}
         self._domain_interval_s: dict[str, float] = {}
@@ -129,7 +129,7 @@ class Sampler:
         with_devices = self._ticks % self.device_every == 0
         self._ticks += 1
         batch: list[tuple[str, int, list[Reading]]] = []
-        devices: list[DeviceSample] = []
+        devices: list[DeviceReading] = []
         for i, src in enumerate(self.sources):
             # Each source's readings carry the time its read began: under load a tick can stretch.
             t_src = self._clock() if live and i else now
@@ -183,8 +183,8 @@ class Sampler:
     def latest_device_seq(self) -> int:
         return self._dev_seq
 
-    def device_samples_after(self, seq: int) -> list[DeviceSample]:
-        """Retained DeviceSamples whose device seq (its own space, see module doc) is > `seq`."""
+    def device_samples_after(self, seq: int) -> list[DeviceReading]:
+        """Retained DeviceReadings whose device seq (its own space, see module doc) is > `seq`."""
         with self._lock:
             if not self._dev_ring or seq >= self._dev_seq:
                 return []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wattfleet.agent.telemetry.types import DeviceSample, Reading, SourceStatus
+from wattfleet.agent.telemetry.types import DeviceReading, Reading, SourceStatus
 from wattfleet.core.errors import WattfleetError
 
 
@@ -27,7 +27,7 @@ class Source:
         """One reading per domain. A failed read yields a missing Reading; it never raises."""
         raise NotImplementedError
 
-    def read_devices(self, t_ns: int) -> list[DeviceSample]:
+    def read_devices(self, t_ns: int) -> list[DeviceReading]:
         """Device statistics (utilisation, clocks, ...) where the source has them."""
         return []
 

@@ -58,6 +58,19 @@ class SysfsReader:
         finally:
             os.close(fd)
 
+    def open_write_fd(self, path: Path) -> int:
+        """A write-only descriptor of `path` (O_TRUNC: a regular file in a fake tree is replaced, a sysfs
+        attribute ignores it). Raises OSError (denied: not root) as the kernel does."""
+        return os.open(path, os.O_WRONLY | os.O_TRUNC)
+
+    def write_text(self, path: Path, text: str) -> None:
+        """Write one value to a sysfs attribute (e.g. a powercap limit). Raises OSError as the kernel does."""
+        fd = self.open_write_fd(path)
+        try:
+            os.write(fd, text.encode("ascii"))
+        finally:
+            os.close(fd)
+
     def keep(self, path: Path) -> KeptFile:
         """`path` as a KeptFile: opened on its first read and kept open between reads."""
         return KeptFile(path, self.open_fd)

@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+# One type for a device's reading, from the sampler to the wire (re-exported for the telemetry layer).
+from wattfleet.core.model.telemetry import DeviceReading as DeviceReading
+
 
 @dataclass(frozen=True, slots=True)
 class Sample:
@@ -26,21 +29,6 @@ class Sample:
     power_w: float | None
     energy_j: float | None
     missing: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceSample:
-    """Device statistics of one device at one instant; None where the device does not report a field."""
-
-    device: str  # "gpu:0"
-    t_ns: int
-    utilization_pct: float | None = None
-    memory_used_bytes: float | None = None
-    temperature_c: float | None = None
-    sm_clock_mhz: float | None = None
-    mem_clock_mhz: float | None = None
-    power_limit_w: float | None = None
-    throttle_reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
-from wattfleet.agent.workloads.config import PERCENTILE_METHODS, SCENARIOS, ModelConfig, Profile
+from wattfleet.agent.workloads.config import PERCENTILE_METHODS, SCENARIOS, ModelConfig, Profile, sweeps_power_limit
 from wattfleet.agent.workloads.profile import apply_overrides, builtin_profiles, find_profile
 from wattfleet.agent.workloads.report import format_summary
 from wattfleet.agent.workloads.scenarios import Query
@@ -100,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle-s", type=float, default=0.0, metavar="SECONDS",
                    help="measure idle power this long before the run (reported beside, never subtracted)")
     p.add_argument("--all-figures", action="store_true", help="show every percentile in the summary")
+    p.add_argument("--allow-power-limits", action="store_true",
+                   help="let a power-limit sweep (load.sweep.over = \"power_limit\") set this host's GPU (NVML) or "
+                        "CPU (RAPL) power limit step by step; the original is put back when the sweep ends, fails or "
+                        "is cancelled (Ctrl-C), but not if this process is killed. Needs root on most hosts")
     p.add_argument("--percentiles", choices=PERCENTILE_METHODS,
                    help="how percentiles are taken from the raw timings (figures.percentiles): loadgen = MLPerf "
                         "LoadGen's sorted[floor(p/100*n)] (default), vllm = numpy's linear interpolation")
@@ -213,6 +217,18 @@ def _data_paths(profile: Profile, base: Path, overrides: dict[str, str]) -> dict
     return out
 
 
+def _power_limits(profile: Profile, allowed: bool, specs: Sequence[str] = ()) -> Any:
+    """The consent a power-limit sweep needs (refused before anything runs without the flag), or None."""
+    if sweeps_power_limit(profile.load) and not allowed:
+        raise UsageError(f"{profile.source or profile.name}: load.sweep.over = \"power_limit\" changes this host's "
+                         "power limits; add --allow-power-limits to let it (the original is put back at the end)")
+    if not allowed:
+        return None
+    from wattfleet.agent.telemetry.limits import PowerLimits, rapl_root
+
+    return PowerLimits(root=rapl_root(specs))  # RAPL limits under the same root as a rapl:ROOT power source
+
+
 def _start_sampler(stream: Any, tdp_w: float | None = None, specs: Sequence[str] = ()) -> Any:
     """A started telemetry sampler over this host's power sources, or None (and a note why)."""
     try:
@@ -285,8 +301,13 @@ def main(argv: Sequence[str]) -> int:
     if args.tdp_w is not None and not 0 < args.tdp_w <= 10_000:
         raise UsageError(f"--tdp-w {args.tdp_w:g}: expected watts in (0, 10000]")
     profile, text, model_dirs = resolve(args)
+    power_limits = _power_limits(profile, args.allow_power_limits, args.power_source)
     folder, name = out_target(args.out, profile.name)
     err = sys.stderr
+    if power_limits is not None and sweeps_power_limit(profile.load):
+        err.write("power limits: this sweep sets the power limit of the run's device step by step; the original is "
+                  "put back when it ends, fails or is cancelled, but not if this process is killed "
+                  "(the record's extras.power_limit.original_w says what it was)\n")
     progress = Progress(err)
     cancel = threading.Event()
     with ctrl_c_cancels(cancel, err) as interrupted:
@@ -301,7 +322,7 @@ def main(argv: Sequence[str]) -> int:
             meter = CpuMeter(tdp_w=estimate_tdp_w(getattr(sampler, "sources", ())))
             record = run_profile(profile, model_dirs=model_dirs, cache_dir=args.cache_dir, observer=progress,
                                  cancel=cancel, sampler=sampler, profile_text=text, cpu_meter=meter,
-                                 loadgen_dir=folder / (Path(name).stem + "-mlperf"))
+                                 loadgen_dir=folder / (Path(name).stem + "-mlperf"), power_limits=power_limits)
         finally:
             if sampler is not None:
                 sampler.stop()

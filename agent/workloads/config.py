@@ -19,6 +19,8 @@ SCENARIOS = ("single-stream", "server", "offline", "concurrency", "sweep")
 ARRIVALS = ("poisson", "gamma")
 HARNESSES = ("native", "loadgen")  # who issues the queries: our scenario driver, or MLPerf LoadGen
 PERCENTILE_METHODS = ("loadgen", "vllm")  # metrics.PERCENTILE_NOTES says what each one is
+SWEEP_OVER = ("rate", "concurrency", "power_limit")
+SWEEP_INNER = ("", "single-stream", "server", "offline", "concurrency")  # "" = the sweep's own (see SweepConfig)
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,12 @@ class RuntimeConfig:
 
 @dataclass(frozen=True)
 class SweepConfig:
-    over: str = "rate"  # "rate" or "concurrency"
+    # "rate" (server levels), "concurrency" (concurrency levels), or "power_limit": values in W, one step per
+    # limit set on the run's device (gpu:N through NVML, cpu through RAPL); needs the host's consent
+    # (--allow-power-limits) and the original limit is always put back.
+    over: str = "rate"
     values: tuple[float, ...] = ()
+    inner: str = ""  # over = "power_limit": the scenario each step runs with the profile's load; "" = concurrency
 
 
 @dataclass(frozen=True)
@@ -132,3 +138,8 @@ class Profile:
     # The dotted keys the user wrote (file, overrides, flags), as opposed to defaults: decoder flags on a
     # fixed-shape model are refused only when given. Not part of equality.
     given: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+
+def sweeps_power_limit(load: LoadConfig) -> bool:
+    """Whether a run of this load changes the device's power limit."""
+    return load.scenario == "sweep" and load.sweep.over == "power_limit"

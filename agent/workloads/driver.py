@@ -19,9 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wattfleet.agent.workloads.config import LoadConfig, Profile
+from wattfleet.agent.figures.record import fill_measured, record_of
+from wattfleet.agent.figures.validity import inner_scenario
+from wattfleet.agent.workloads.config import LoadConfig, Profile, sweeps_power_limit
+from wattfleet.agent.workloads.power_limit import (
+    open_power_limits,
+    power_limit_point,
+    restore_power_limits,
+    set_power_limit,
+)
 from wattfleet.agent.workloads.profile import profile_to_dict
-from wattfleet.agent.workloads.record import fill_measured, record_of
 from wattfleet.agent.workloads.scenarios import (
     QueryExecutor,
     Recorder,
@@ -52,6 +59,7 @@ class _Context:
     sampler: Any = None
     cpu_meter: Any = None
     other_devices: Callable[[int, int], Iterable[str]] | None = None
+    limits: Any = None  # a telemetry.limits.LimitSession during a power-limit sweep
 
 
 class _Watch:
@@ -130,7 +138,19 @@ def _fill(record: RunRecord, profile: Profile, load: LoadConfig, scenario: str, 
                   window=ModelWindow(t0_ns=window.t0_ns, t1_ns=window.t1_ns, ended_by=window.ended_by,
                                      notes=window.notes, source=source),
                   energy=energy, other_devices=others, host_cpu=_host_cpu(rec.cpu_before, ctx.cpu_meter),
-                  percentile_method=profile.figures.percentiles)
+                  percentile_method=profile.figures.percentiles, device_state=_device_state(ctx, record, window))
+
+
+def _device_state(ctx: _Context, record: RunRecord, window: Window) -> dict[str, Any] | None:
+    """The device's power limit, clocks and temperature at the window's start and end, throttle reasons seen."""
+    if ctx.sampler is None or not hasattr(ctx.sampler, "device_samples_after"):
+        return {"device": record.device, "note": "not measured: no telemetry sampler during the run"}
+    if window.t1_ns <= window.t0_ns:
+        return None
+    from wattfleet.agent.telemetry.device_state import device_state
+
+    return device_state(ctx.sampler.device_samples_after(0), record.device, window.t0_ns, window.t1_ns,
+                        record.window.anchor_mono_ns)
 
 
 def _run_loadgen(runner: Any, profile: Profile, record: RunRecord, observer: RunObserver | None,
@@ -167,36 +187,47 @@ def _loadgen_dir(loadgen_dir: Path | None, cache_dir: Path | None, run_id: str) 
 
 def _sweep(runner: Any, profile: Profile, record: RunRecord, observer: RunObserver | None,
            cancel: threading.Event, ctx: _Context, source: Any = None) -> None:
-    """Run the inner scenario once per value; stop at saturation (see SATURATION_GAIN, LATENCY_BLOWUP)."""
+    """Run the inner scenario once per value; stop at saturation (see SATURATION_GAIN, LATENCY_BLOWUP).
+    A power-limit sweep sets the device's limit before each step and runs every step (each one is an
+    operating point); run_profile puts the original limit back."""
     load = profile.load
     over = load.sweep.over
-    inner = "server" if over == "rate" else "concurrency"
+    inner = inner_scenario(load)
+    pl = over == "power_limit"
     generative = runner.kind == "generative"
     thr_name = "tokens_per_s" if generative else "samples_per_s"
-    lat_name = ("ttft_p99" if over == "rate" else "e2el_p99") if generative else "latency_p99"
+    lat_name = ("ttft_p99" if inner == "server" else "e2el_p99") if generative else "latency_p99"
     best, first_lat = 0.0, 0.0
     for i, value in enumerate(load.sweep.values):
         if cancel.is_set():
             break
-        changes: dict[str, Any] = {"rate_qps": float(value)} if over == "rate" else {"concurrency": int(value)}
-        if i > 0:
-            changes["warmup_queries"] = 0  # the runner is warm after the first level
+        changes: dict[str, Any] = ({} if pl else {"rate_qps": float(value)} if over == "rate"
+                                   else {"concurrency": int(value)})
+        if i > 0 and not pl:
+            changes["warmup_queries"] = 0  # the runner is warm after the first level (a new limit warms up again)
         level_load = dataclasses.replace(load, scenario=inner, **changes)
-        label = f"sweep {over}={value:g} ({i + 1}/{len(load.sweep.values)})"
+        name = f"pl={value:g}W" if pl else f"{over}={value:g}"
+        step = set_power_limit(ctx.limits, record, value) if pl else None
+        label = f"sweep {name} ({i + 1}/{len(load.sweep.values)})"
         rec, window, offsets = _run_scenario(runner, level_load, inner, observer, cancel, label, ctx, source)
         if rec.error is not None:
             raise rec.error
-        sub = record_of(f"{record.run_id}/{over}={value:g}",
+        sub = record_of(f"{record.run_id}/{name}",
                         profile=profile_to_dict(dataclasses.replace(profile, load=level_load)),
                         host_id=record.host_id, device=record.device,
                         anchor_unix_ns=record.window.anchor_unix_ns, anchor_mono_ns=record.window.anchor_mono_ns)
-        sub.state, sub.environment = "completed", record.environment
+        sub.state, sub.environment = "completed", dict(record.environment)
         sub.cold_start = record.cold_start if i == 0 else {}
         sub.schedule_offsets_ns = offsets
         _fill(sub, profile, level_load, inner, rec, window, ctx)
         record.sweep.append(sub)
         thr = figure_value(sub.figures, thr_name) or 0.0
         lat = figure_value(sub.figures, lat_name) or 0.0
+        if step is not None:  # the operating point's setting, where the audit reads it
+            sub.environment = {**sub.environment, "power_limit": step,
+                               "device": {**dict(sub.environment.get("device") or {}), "power_limit_w": value}}
+            record.sweep_summary.append(power_limit_point(sub, value, thr_name, thr, lat_name, lat))
+            continue
         first_lat = first_lat or lat
         rising = thr >= best * SATURATION_GAIN
         exploded = i > 0 and first_lat > 0 and lat > first_lat * LATENCY_BLOWUP
@@ -221,7 +252,8 @@ def _sweep(runner: Any, profile: Profile, record: RunRecord, observer: RunObserv
             low_confidence=any(s.validity.low_confidence for s in record.sweep),
             percentile_method=peak.validity.percentile_method,
             details={"peak": peak.run_id,
-                     "saturation_rule": f"stop when {thr_name} < {SATURATION_GAIN:g} x best so far, "
+                     "saturation_rule": "every power limit is a step (no saturation stop)" if pl else
+                                        f"stop when {thr_name} < {SATURATION_GAIN:g} x best so far, "
                                         f"or {lat_name} > {LATENCY_BLOWUP:g} x the first level's"})
 
 
@@ -255,14 +287,15 @@ def run_profile(profile: Profile, *, model_dirs: Sequence[Path] = (), cache_dir:
                 host_id: str = "", labels: dict[str, str] | None = None, cpu_meter: Any = None,
                 other_devices: Callable[[int, int], Iterable[str]] | None = None,
                 on_environment: Callable[[RunRecord], None] | None = None,
-                loadgen_dir: Path | None = None) -> RunRecord:
+                loadgen_dir: Path | None = None, power_limits: Any = None) -> RunRecord:
     """Run `profile` and return its record; an error becomes state "failed" with record.error set.
 
     `sampler` is a started wattfleet.agent.telemetry.Sampler (energy over the window), `cpu_meter` a
     telemetry.cpu.CpuMeter (host CPU beside this process's share), `other_devices(t0, t1)` names the devices
     of other runs that overlapped the window (their shared domains are flagged). `on_environment` is called
     once the runner is open and the record knows what runs where (the agent journals it). `loadgen_dir` is
-    where MLPerf LoadGen writes its logs (harness "loadgen"; default: under the cache)."""
+    where MLPerf LoadGen writes its logs (harness "loadgen"; default: under the cache). `power_limits` (a
+    telemetry.limits.PowerLimits) is the host's consent to a power-limit sweep: without it one is refused."""
     cancel = cancel or threading.Event()
     device = device or ("cpu" if profile.runtime.provider == "cpu" else f"gpu:{profile.runtime.device_id}")
     record = record_of(run_id or f"{profile.name}-{time.strftime('%Y%m%dT%H%M%S')}",
@@ -272,8 +305,14 @@ def run_profile(profile: Profile, *, model_dirs: Sequence[Path] = (), cache_dir:
                        started_unix_ns=time.time_ns())
     ctx = _Context(sampler, cpu_meter, other_devices)
     _phase(observer, "preparing", f"opening {profile.model.builtin or profile.model.path}")
+    from wattfleet.agent.telemetry.limits import LimitError
+
     runner = None
+    limits = None
     try:
+        if sweeps_power_limit(profile.load):  # before anything opens: a refusal changes nothing
+            limits = open_power_limits(power_limits, profile, record)
+            ctx = dataclasses.replace(ctx, limits=limits)
         if profile.load.harness == "loadgen":  # before anything opens: one line if the extra is missing
             from wattfleet.agent.workloads.harness_loadgen import require
 
@@ -292,6 +331,10 @@ def run_profile(profile: Profile, *, model_dirs: Sequence[Path] = (), cache_dir:
         record.cold_start = runner.cold_start.to_dict()
         if record.environment.get("provider_used") == "CPUExecutionProvider":
             record.device = "cpu"  # it fell back, or asked for the CPU: its energy is the CPU's (METRICS.md)
+        if limits is not None and limits.device != record.device:
+            raise LimitError(f"power-limit sweep stopped on {record.host_id}: it sets the limit of {limits.device}, "
+                             f"but the run fell back to {record.device} ({record.environment.get('fallback_reason')}"
+                             "); no limit was changed")
         if on_environment is not None:
             on_environment(record)
         if profile.load.scenario == "sweep":
@@ -323,6 +366,8 @@ def run_profile(profile: Profile, *, model_dirs: Sequence[Path] = (), cache_dir:
     finally:
         if runner is not None:
             runner.close()
+        if limits is not None:
+            restore_power_limits(limits, record)
         record.ended_unix_ns = time.time_ns()
         _phase(observer, record.state, record.error)
     return record

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from wattfleet.agent.figures.validity import claimed_percentile
 from wattfleet.agent.workloads.config import LoadConfig, SloConfig
 from wattfleet.agent.workloads.loadgen_logs import (
     TraceSample,
@@ -30,7 +31,6 @@ from wattfleet.agent.workloads.loadgen_logs import (
     utc_ms_to_unix_ns,
 )
 from wattfleet.agent.workloads.scenarios import PROMPT_POOL, QueryExecutor, Window, _warmup
-from wattfleet.agent.workloads.validity import claimed_percentile
 from wattfleet.core.errors import WattfleetError
 
 INSTALL_HINT = ("load.harness = \"loadgen\" needs MLPerf LoadGen, which is not installed here: "

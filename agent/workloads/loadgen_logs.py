@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wattfleet.agent.workloads.metrics import loadgen_index
-from wattfleet.agent.workloads.validity import (
+from wattfleet.agent.figures.latency import loadgen_index
+from wattfleet.agent.figures.validity import (
     early_stopping_estimate,
     max_overlatency,
     min_queries_for,

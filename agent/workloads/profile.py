@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from wattfleet.agent.figures.validity import claimed_percentile, inner_scenario, needed_queries
 from wattfleet.agent.workloads.config import (
     ARRIVALS,
     HARNESSES,
@@ -24,6 +25,8 @@ from wattfleet.agent.workloads.config import (
     PRECISIONS,
     PROVIDERS,
     SCENARIOS,
+    SWEEP_INNER,
+    SWEEP_OVER,
     FiguresConfig,
     LoadConfig,
     ModelConfig,
@@ -36,7 +39,6 @@ from wattfleet.agent.workloads.config import (
 from wattfleet.agent.workloads.traffic.scorers import ScorerSpec
 from wattfleet.agent.workloads.traffic.spec import TABLES as TRAFFIC_TABLES
 from wattfleet.agent.workloads.traffic.spec import WorkloadConfig, traffic_from_dict, traffic_to_dict
-from wattfleet.agent.workloads.validity import claimed_percentile, inner_scenario, needed_queries
 from wattfleet.core.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -61,7 +63,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "runtime.precision": PRECISIONS,
     "load.scenario": SCENARIOS,
     "load.arrival": ARRIVALS,
-    "load.sweep.over": ("rate", "concurrency"),
+    "load.sweep.over": SWEEP_OVER,
+    "load.sweep.inner": SWEEP_INNER,
     "quality.reference_provider": ("", *PROVIDERS),
     "quality.reference_precision": PRECISIONS,
     "load.harness": HARNESSES,
@@ -201,8 +204,21 @@ def _cross_check(p: Profile) -> None:
             raise _err(src, "load.sweep.values", "expected a non-empty list for the sweep scenario")
         if ld.sweep.over == "concurrency" and any(v != int(v) for v in ld.sweep.values):
             raise _err(src, "load.sweep.values", "expected whole numbers when sweeping over concurrency")
+        _check_power_limit_sweep(p)
     _check_claim(p)
     _check_harness(p)
+
+
+def _check_power_limit_sweep(p: Profile) -> None:
+    """load.sweep.inner belongs to power-limit sweeps; their values are watts, each set once."""
+    sw = p.load.sweep
+    if sw.over != "power_limit":
+        if sw.inner:
+            raise _err(p.source, "load.sweep.inner", f"only a power_limit sweep has an inner scenario; a {sw.over} "
+                       "sweep runs " + ("server" if sw.over == "rate" else "concurrency") + " levels: leave it out")
+        return
+    if len(set(sw.values)) != len(sw.values):
+        raise _err(p.source, "load.sweep.values", "a power limit is listed twice; list each limit (W) once")
 
 
 def _check_claim(p: Profile) -> None:
@@ -238,7 +254,7 @@ def _check_server_schedule(p: Profile, count: int, claim: float) -> None:
 
     ld = p.load
     max_s = ld.max_duration_s or 0.0
-    rates = ld.sweep.values if ld.scenario == "sweep" else (ld.rate_qps,)
+    rates = ld.sweep.values if ld.scenario == "sweep" and ld.sweep.over == "rate" else (ld.rate_qps,)
     max_ns = max_s * 1e9
     for rate in sorted(rates):
         offsets = arrival_offsets_ns(count, rate, ld.arrival, ld.gamma_shape, ld.seed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wattfleet.agent.workloads.metrics import PERCENTILE_NOTES
+from wattfleet.agent.figures.latency import PERCENTILE_NOTES
 from wattfleet.core.model import RunRecord
 
 SHORT_PERCENTILES = ("_mean", "_p50", "_p90", "_p99")
@@ -179,7 +179,7 @@ def _sweep(record: RunRecord) -> list[str]:
     keys = list(record.sweep_summary[0])
     rows: list[tuple[str, ...]] = [tuple(keys)]
     for s in record.sweep_summary:
-        rows.append(tuple(str(s[k]) if isinstance(s[k], bool) else _value(s[k]) for k in keys))
+        rows.append(tuple(str(s[k]) if isinstance(s[k], (bool, str)) else _value(s[k]) for k in keys))
     return ["sweep", *_table(rows)]
 
 

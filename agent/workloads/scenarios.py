@@ -22,9 +22,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from wattfleet.agent.figures.latency import measured
+from wattfleet.agent.figures.validity import inner_scenario, needed_queries
 from wattfleet.agent.workloads.config import LoadConfig
-from wattfleet.agent.workloads.metrics import measured
-from wattfleet.agent.workloads.validity import inner_scenario, needed_queries
 from wattfleet.core.model.query import Query
 
 PROMPT_POOL = 32  # distinct prompts per run, cycled (seeded, so runs are repeatable)
@@ -75,7 +75,7 @@ def resolve_load(load: LoadConfig) -> LoadConfig:
     min_queries = load.min_queries if load.min_queries is not None else needed_queries(load)
     max_s = load.max_duration_s
     if max_s is None and inner_scenario(load) == "server":
-        rates = load.sweep.values if load.scenario == "sweep" else (load.rate_qps,)
+        rates = load.sweep.values if load.scenario == "sweep" and load.sweep.over == "rate" else (load.rate_qps,)
         span_s = max(_server_span_ns(load, rate, min_queries) for rate in rates) / 1e9
         max_s = max(load.min_duration_s, span_s) * 1.1 + 1.0
     elif max_s is None:

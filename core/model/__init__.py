@@ -9,7 +9,7 @@
     telemetry.py  TelemetryBatch, PowerReading, DeviceReading
     domains.py    energy domains and their kinds
 
-core/wire.py is the one adapter between these and the generated protobuf code.
+core/wire/ is the one adapter between these and the generated protobuf code.
 """
 
 from wattfleet.core.model.agent import API_NAME, AgentInfo, Device, ExecutionProvider, PowerSource

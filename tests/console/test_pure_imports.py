@@ -9,8 +9,8 @@ import sys
 
 FORBIDDEN = ("grpc", "textual", "zeroconf")
 PURE = [
-    "wattfleet.core.model", "wattfleet.agent.telemetry", "wattfleet.agent.workloads.metrics",
-    "wattfleet.agent.workloads.validity",
+    "wattfleet.core.model", "wattfleet.agent.telemetry", "wattfleet.agent.figures.latency",
+    "wattfleet.agent.figures.validity",
     "wattfleet.tui.fleet.model", "wattfleet.tui.fleet.summary", "wattfleet.tui.fleet.filterexpr",
     "wattfleet.tui.fleet.heatmap", "wattfleet.tui.fleet.pareto", "wattfleet.tui.fleet.sources",
     "wattfleet.tui.fleet.backoff", "wattfleet.tui.fleet.auth", "wattfleet.tui.fleet.endpoints",

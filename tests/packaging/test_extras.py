@@ -18,7 +18,7 @@ import pytest
 from agents import start_agent
 
 from wattfleet.core.client import AgentClient
-from wattfleet.core.wire import AgentInfo
+from wattfleet.core.model import AgentInfo
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

@@ -5,6 +5,7 @@ from __future__ import annotations
 from agents import scrape_metrics
 
 from wattfleet.agent.service.exporter import Exporter, MetricsState
+from wattfleet.core.model import Figure
 
 
 def test_metrics_endpoint_reports_power_state_and_last_run() -> None:
@@ -30,9 +31,9 @@ def test_metrics_endpoint_reports_power_state_and_last_run() -> None:
         assert got["wattfleet_runs_queued"][0][1] == 2.0
 
         state.run_ended("r-1", "smoke", "completed", 1.7e9, [
-            {"name": "ttft_p99", "value": 12.5, "unit": "ms", "definition": "MLPerf LoadGen"},
-            {"name": "tokens_per_j", "value": 3.25, "unit": "tok/J", "domain": "gpu-board:1"},
-            {"name": "tokens_per_s", "value": 410.0, "unit": "tok/s"},
+            Figure("ttft_p99", 12.5, "ms", definition="MLPerf LoadGen"),
+            Figure("tokens_per_j", 3.25, "tok/J", "gpu-board:1"),
+            Figure("tokens_per_s", 410.0, "tok/s"),
         ])
         state.count_output(tokens=80, queries=10)
         state.count_output(tokens=8)

@@ -211,7 +211,7 @@ async def _full(agent: RunningAgent, profile: str) -> RunRecord:
 
 
 def test_run_table_says_no_correct_and_hides_task_columns_without_a_scorer() -> None:
-    from wattfleet.agent.workloads.traffic.success import Success, success_figures
+    from wattfleet.agent.figures.success import Success, success_figures
     from wattfleet.core.model import Figure
     from wattfleet.tui.fleet.run_cli import HostResult, summary_table
 

@@ -29,17 +29,36 @@ class FakeGpu:
     lost_at_tick: int | None = None  # from this read on, every call raises GPU_IS_LOST
     energy_mj: int = 1_000_000
     calls: list[str] = field(default_factory=list)
+    # Power management limit (mW), as nvmlDeviceGet/SetPowerManagementLimit and ...LimitConstraints see it.
+    limit_mw: int = 700_000
+    limit_min_mw: int = 200_000
+    limit_max_mw: int = 700_000
+    default_limit_mw: int = 700_000
+    limit_supported: bool = True  # False: every power-limit call is NVML_ERROR_NOT_SUPPORTED
+    limit_settable: bool = True  # False: setting is NVML_ERROR_NO_PERMISSION (the agent is not root)
+    fail_set_at: int | None = None  # the n-th attempt to set (0-based) fails with NVML_ERROR_UNKNOWN
+    set_attempts: int = 0
+    limits_set: list[int] = field(default_factory=list)  # every limit set (successfully), in mW, in order
 
 
 class FakeNvml:
-    """Stands in for the `pynvml` module. Simulated time moves only by `set_tick(n)`, `tick_s` a tick."""
+    """Stands in for the `pynvml` module. Simulated time moves by `set_tick(n)`, `tick_s` a tick, or with
+    `clock` (seconds, e.g. time.monotonic) on every call, for live samplers. Board power never exceeds the
+    GPU's power limit, as a real board's does not for long."""
 
-    def __init__(self, gpus: list[FakeGpu], tick_s: float = 0.1, init_error: int | None = None) -> None:
+    def __init__(self, gpus: list[FakeGpu], tick_s: float = 0.1, init_error: int | None = None,
+                 clock: Callable[[], float] | None = None) -> None:
         self.gpus = gpus
         self.tick_s = tick_s
         self.tick = 0
         self.init_error = init_error
-        self.initialised = False
+        self.clock = clock
+        self._t0 = clock() if clock is not None else 0.0
+        self.init_count = 0  # NVML counts nvmlInit calls; the last nvmlShutdown shuts it down
+
+    @property
+    def initialised(self) -> bool:
+        return self.init_count > 0
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith(("NVML_", "NVMLError", "nvmlClocks")):
@@ -50,6 +69,8 @@ class FakeNvml:
     def _gpu(self, handle: int, fn: str) -> FakeGpu:
         if not self.initialised:
             raise pynvml.NVMLError(pynvml.NVML_ERROR_UNINITIALIZED)
+        if self.clock is not None:
+            self.set_tick(max(self.tick, int((self.clock() - self._t0) / self.tick_s)))
         g = self.gpus[handle]
         g.calls.append(fn)
         del g.calls[:-100]
@@ -61,10 +82,12 @@ class FakeNvml:
     def nvmlInit(self) -> None:
         if self.init_error is not None:
             raise pynvml.NVMLError(self.init_error)
-        self.initialised = True
+        self.init_count += 1
 
     def nvmlShutdown(self) -> None:
-        self.initialised = False
+        if not self.init_count:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_UNINITIALIZED)
+        self.init_count -= 1
 
     def nvmlSystemGetDriverVersion(self) -> str:
         return "570.86.15"
@@ -95,7 +118,7 @@ class FakeNvml:
             values[i].valueType = pynvml.NVML_VALUE_TYPE_UNSIGNED_INT
             mw: int | None = None
             if fid == pynvml.NVML_FI_DEV_POWER_INSTANT and scope == pynvml.NVML_POWER_SCOPE_GPU:
-                mw = g.power_mw(self.tick) if g.instant_supported else None
+                mw = min(g.power_mw(self.tick), g.limit_mw) if g.instant_supported else None
             elif fid == pynvml.NVML_FI_DEV_POWER_INSTANT and scope == pynvml.NVML_POWER_SCOPE_MODULE:
                 mw = g.module_mw
             elif fid == pynvml.NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION and g.energy_supported \
@@ -128,7 +151,7 @@ class FakeNvml:
         """Move simulated time on; each GPU's counter gains its board power over the ticks passed."""
         for g in self.gpus:
             for t in range(self.tick, tick):
-                g.energy_mj += int(g.power_mw(t) * self.tick_s)
+                g.energy_mj += int(min(g.power_mw(t), g.limit_mw) * self.tick_s)
         self.tick = tick
 
     def nvmlDeviceGetUtilizationRates(self, handle: int) -> Any:
@@ -154,8 +177,44 @@ class FakeNvml:
         return {pynvml.NVML_CLOCK_SM: 1980, pynvml.NVML_CLOCK_MEM: 2619}[clock]
 
     def nvmlDeviceGetEnforcedPowerLimit(self, handle: int) -> int:
-        self._gpu(handle, "limit")
-        return 700_000
+        return self._gpu(handle, "limit").limit_mw
+
+    # -- power management limits (mW; NVML_ERROR_NOT_SUPPORTED, _NO_PERMISSION, _INVALID_ARGUMENT) ------
+    def _limits(self, handle: int, fn: str) -> FakeGpu:
+        g = self._gpu(handle, fn)
+        if not g.limit_supported:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        return g
+
+    def nvmlDeviceGetPowerManagementLimit(self, handle: int) -> int:
+        return self._limits(handle, "get_limit").limit_mw
+
+    def nvmlDeviceGetPowerManagementLimitConstraints(self, handle: int) -> list[int]:
+        g = self._limits(handle, "limit_constraints")
+        return [g.limit_min_mw, g.limit_max_mw]
+
+    def nvmlDeviceGetPowerManagementDefaultLimit(self, handle: int) -> int:
+        return self._limits(handle, "default_limit").default_limit_mw
+
+    def nvmlDeviceSetPowerManagementLimit(self, handle: int, limit: int) -> None:
+        g = self._limits(handle, "set_limit")
+        if not g.limit_settable:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_NO_PERMISSION)
+        if not g.limit_min_mw <= limit <= g.limit_max_mw:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+        g.set_attempts += 1
+        if g.fail_set_at is not None and g.set_attempts - 1 == g.fail_set_at:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_UNKNOWN)
+        g.limits_set.append(int(limit))
+        g.limit_mw = int(limit)
+
+    def nvmlDeviceGetHandleByUUID(self, uuid: str) -> int:
+        if not self.initialised:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_UNINITIALIZED)
+        for i, g in enumerate(self.gpus):
+            if g.uuid == uuid:
+                return i
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_FOUND)
 
     def nvmlDeviceGetCurrentClocksEventReasons(self, handle: int) -> int:
         return self._gpu(handle, "reasons").reasons

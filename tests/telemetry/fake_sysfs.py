@@ -14,13 +14,20 @@ def write(root: Path, files: dict[str, str | int]) -> None:
         p.write_text(f"{content}\n")
 
 
-def rapl_tree(root: Path, packages: int = 1, max_range_uj: int = 262_143_328_850) -> None:
+def rapl_tree(root: Path, packages: int = 1, max_range_uj: int = 262_143_328_850,
+              limit_uw: int | None = None, max_power_uw: int | None = None) -> None:
+    """RAPL zones; with `limit_uw`, each package's long-term limit (constraint_0_*), and its max where given."""
     for n in range(packages):
         z = f"sys/class/powercap/intel-rapl:{n}"
         write(root, {
             f"{z}/name": f"package-{n}", f"{z}/energy_uj": 0, f"{z}/max_energy_range_uj": max_range_uj,
             f"{z}/intel-rapl:{n}:0/name": "core", f"{z}/intel-rapl:{n}:0/energy_uj": 0,
         })
+        if limit_uw is not None:
+            write(root, {f"{z}/constraint_0_name": "long_term", f"{z}/constraint_0_power_limit_uw": limit_uw,
+                         f"{z}/constraint_0_time_window_us": 27_983_872})
+            if max_power_uw is not None:
+                write(root, {f"{z}/constraint_0_max_power_uw": max_power_uw})
         # The kernel lists subzones at the top level too, as symlinks; a flat copy does the same job.
         write(root, {f"sys/class/powercap/intel-rapl:{n}:0/name": "core",
                      f"sys/class/powercap/intel-rapl:{n}:0/energy_uj": 0,
@@ -73,3 +80,16 @@ class DenyingReader(SysfsReader):
         if path.name == self.deny:
             raise PermissionError(13, "Permission denied", str(path))
         return super().open_fd(path)
+
+
+class ReadOnlyReader(SysfsReader):
+    """Reads everything, but writing `deny` is refused, as the kernel refuses a non-root writer."""
+
+    def __init__(self, root: Path, deny: str) -> None:
+        super().__init__(root)
+        self.deny = deny
+
+    def open_write_fd(self, path: Path) -> int:
+        if path.name == self.deny:
+            raise PermissionError(13, "Permission denied", str(path))
+        return super().open_write_fd(path)

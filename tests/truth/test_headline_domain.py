@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from agents import start_agent
 
+from wattfleet.agent.figures.record import fill_measured, record_of
 from wattfleet.agent.telemetry.types import EnergyWindow
 from wattfleet.agent.workloads.config import LoadConfig
-from wattfleet.agent.workloads.record import fill_measured, record_of
 from wattfleet.core.model import Query, RunRecord, Window
 from wattfleet.core.model.domains import headline_domain
 from wattfleet.tui.fleet.run_cli import HostResult, summary_table

@@ -11,8 +11,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from wattfleet.agent.figures.latency import Query, figure_value, per_request_values, summarize
 from wattfleet.agent.workloads.config import SloConfig
-from wattfleet.agent.workloads.metrics import Query, figure_value, per_request_values, summarize
 
 NS = 1_000_000_000
 

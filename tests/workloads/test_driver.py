@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from wattfleet.agent.figures.latency import summarize
 from wattfleet.agent.workloads.config import LoadConfig, ModelConfig, Profile, QualityConfig, RuntimeConfig
 from wattfleet.agent.workloads.driver import Query, run_profile
-from wattfleet.agent.workloads.metrics import summarize
 
 LOAD = LoadConfig(prompt_tokens=6, output_tokens=4, warmup_queries=2, min_duration_s=0.1, min_queries=5)
 
@@ -82,7 +82,7 @@ def test_cancel_stops_the_run_and_keeps_what_was_measured(cache: Path) -> None:
     assert not record.validity.valid and "run ended by cancelled" in record.validity.reasons
     # partial figures from any subset of requests
     part = summarize(meas[:2], record.window.t0_ns, record.window.t1_ns)
-    assert next(f for f in part if f["name"] == "ttft_p50")["value"] > 0
+    assert next(f for f in part if f.name == "ttft_p50").value > 0
 
 
 def test_max_queries_cap_ends_the_run(cache: Path) -> None:

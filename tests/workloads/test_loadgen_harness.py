@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
+from wattfleet.agent.figures.validity import min_queries_for
 from wattfleet.agent.workloads.config import LoadConfig, ModelConfig, Profile, RuntimeConfig, SloConfig
 from wattfleet.agent.workloads.driver import run_profile
 from wattfleet.agent.workloads.loadgen_logs import agreement, agreement_lines, read_detail, read_trace
-from wattfleet.agent.workloads.validity import min_queries_for
 from wattfleet.core.model import RunRecord
 
 lg = pytest.importorskip("mlperf_loadgen", reason="needs the mlcommons-loadgen wheel: pip install 'wattfleet[mlperf]'")

@@ -12,8 +12,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wattfleet.agent.workloads.config import SloConfig
-from wattfleet.agent.workloads.metrics import (
+from wattfleet.agent.figures.latency import (
     PERCENTILES,
     Query,
     e2el_ms,
@@ -23,7 +22,7 @@ from wattfleet.agent.workloads.metrics import (
     percentile,
     summarize,
 )
-from wattfleet.agent.workloads.validity import (
+from wattfleet.agent.figures.validity import (
     binomial_cdf,
     claimable_percentile,
     coefficient_of_variation,
@@ -34,6 +33,8 @@ from wattfleet.agent.workloads.validity import (
     server_early_stopping,
     validity,
 )
+from wattfleet.agent.workloads.config import SloConfig
+from wattfleet.core.model import Figure
 
 MS = 1_000_000
 
@@ -96,9 +97,9 @@ def test_summarize_names_the_method_and_recomputes_from_raw_values() -> None:
     vl = summarize(reqs, 0, 200 * MS, method="vllm")
     assert figure_value(lg, "ttft_p50") == 51.0 and figure_value(vl, "ttft_p50") == 50.5
     assert figure_value(lg, "ttft_p90") == 91.0 and math.isclose(figure_value(vl, "ttft_p90") or 0, 90.1)
-    p50 = next(f for f in vl if f["name"] == "ttft_p50")
-    assert "vLLM" in p50["definition"] and "numpy linear" in p50["definition"]
-    assert "floor(p/100*n)" in next(f for f in lg if f["name"] == "ttft_p50")["definition"]
+    p50 = next(f for f in vl if f.name == "ttft_p50")
+    assert "vLLM" in p50.definition and "numpy linear" in p50.definition
+    assert "floor(p/100*n)" in next(f for f in lg if f.name == "ttft_p50").definition
     assert figure_value(lg, "tokens_per_s") == figure_value(vl, "tokens_per_s")  # only percentiles move
 
 
@@ -130,10 +131,9 @@ def test_summarize_hand_computed() -> None:
     # only request 0 meets ttft <= 15 and tpot <= 5 (request 2's tpot is vacuous, its ttft 34 fails)
     assert figure_value(figs, "goodput") == 1 / 0.040
     assert figure_value(figs, "samples_per_s") is None
-    shapes = {tuple(sorted(f)) for f in figs}
-    assert shapes == {("definition", "domain", "low_confidence", "name", "unit", "value")}
-    ttft = next(f for f in figs if f["name"] == "ttft_p99")
-    assert "MLPerf" in ttft["definition"] and ttft["unit"] == "ms" and ttft["low_confidence"]
+    assert all(isinstance(f, Figure) for f in figs)  # the one figure type, latency and energy alike
+    ttft = next(f for f in figs if f.name == "ttft_p99")
+    assert "MLPerf" in ttft.definition and ttft.unit == "ms" and ttft.low_confidence
 
 
 def test_window_counts_only_what_completed_inside() -> None:
@@ -147,7 +147,7 @@ def test_window_counts_only_what_completed_inside() -> None:
 def test_fixed_shape_has_samples_and_no_token_figures() -> None:
     reqs = [Query(i, i * 10 * MS, i * 10 * MS, (i * 10 + 4) * MS, (), samples=8) for i in range(5)]
     figs = summarize(reqs, 0, 50 * MS)
-    names = {f["name"] for f in figs}
+    names = {f.name for f in figs}
     assert figure_value(figs, "samples_per_s") == 40 / 0.050
     assert figure_value(figs, "latency_p90") == 4
     assert not any(n.startswith(("ttft", "tpot", "itl", "tokens")) for n in names)

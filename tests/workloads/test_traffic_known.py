@@ -20,6 +20,7 @@ from known_folder import (
     word_tokenizer,
 )
 
+from wattfleet.agent.figures.success import tally
 from wattfleet.agent.workloads.config import ModelConfig, RuntimeConfig
 from wattfleet.agent.workloads.models import KNOWN, builtin_kind, builtin_model_path, builtin_names
 from wattfleet.agent.workloads.models.known import greedy, steps_to_eos
@@ -27,7 +28,6 @@ from wattfleet.agent.workloads.runners import open_runner
 from wattfleet.agent.workloads.runners.export_config import read_export_config
 from wattfleet.agent.workloads.traffic.items import load_items, prepare
 from wattfleet.agent.workloads.traffic.scorers import ScorerSpec, cut_at_eos
-from wattfleet.agent.workloads.traffic.success import tally
 from wattfleet.agent.workloads.traffic.task import Grader
 from wattfleet.agent.workloads.traffic.tokenizer import TextTokenizer, find_eos
 from wattfleet.core.errors import ConfigError

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from wattfleet.agent.figures.success import Success, success_figures, tally, wilson_interval
 from wattfleet.agent.workloads.traffic.items import load_items
 from wattfleet.agent.workloads.traffic.scorers import (
     ScorerSpec,
@@ -20,7 +21,6 @@ from wattfleet.agent.workloads.traffic.scorers import (
     score_ids,
     score_text,
 )
-from wattfleet.agent.workloads.traffic.success import Success, success_figures, tally, wilson_interval
 from wattfleet.agent.workloads.traffic.task import Grader
 from wattfleet.core.errors import ConfigError
 from wattfleet.core.model import Figure

@@ -18,18 +18,13 @@ touches the network, so a bad entry stops the command with one line that names i
 from __future__ import annotations
 
 import ipaddress
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from wattfleet.core.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 (JetPack 6)
-    import tomli as tomllib
+from wattfleet.core.tomlfile import read_toml
 
 _ENTRY_KEYS = ("token_file", "tls_ca")
 
@@ -65,16 +60,7 @@ class Credentials:
 def load_credentials(path: Path | str) -> Credentials:
     """Read and check a credentials file (every token file read). Raises ConfigError naming the entry."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"credentials {path}: no such file; check the path given to --credentials") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"credentials {path}: cannot read it ({exc}); check its permissions") from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"credentials {path}: not valid TOML ({exc}); fix the syntax there") from None
+    doc = read_toml(path, "credentials", "--credentials")
     return parse_credentials(doc, path)
 
 

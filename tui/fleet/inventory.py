@@ -16,18 +16,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from wattfleet.core.errors import ConfigError
+from wattfleet.core.tomlfile import read_toml
 from wattfleet.tui.fleet.endpoints import AgentEndpoint
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 (JetPack 6)
-    import tomli as tomllib
 
 _REQUIRED = {"name": "a string", "address": "an IP address or DNS name", "port": "an integer 1-65535"}
 _OPTIONAL = {"token_file": "a path", "tls_ca": "a path", "labels": "a table of strings",
@@ -39,16 +34,7 @@ _HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?$")
 def load_inventory(path: Path | str) -> list[AgentEndpoint]:
     """Read and check an inventory file. Raises ConfigError naming the file, entry and key."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"inventory {path}: no such file; check the path given to --inventory") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"inventory {path}: cannot read it ({exc}); check its permissions") from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"inventory {path}: not valid TOML ({exc}); fix the syntax there") from None
+    doc = read_toml(path, "inventory", "--inventory")
     return parse_inventory(doc, path)
 
 

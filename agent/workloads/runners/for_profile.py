@@ -17,6 +17,7 @@ from typing import Any
 
 import onnxruntime as ort
 
+from wattfleet.agent.figures.validity import inner_scenario
 from wattfleet.agent.workloads.config import ModelConfig, Profile, RuntimeConfig
 from wattfleet.agent.workloads.runners.onnx import open_runner
 from wattfleet.agent.workloads.runners.ort_session import ORT_PROVIDERS
@@ -105,7 +106,7 @@ def open_profile(profile: Profile, *, model_dirs: Sequence[Path] = (), cache_dir
     if inputs is not None and inputs.dims != profile.model.dims:
         effective = dataclasses.replace(effective, model=dataclasses.replace(profile.model, dims=dict(inputs.dims)))
     load = profile.load
-    if load.scenario == "server" or (load.scenario == "sweep" and load.sweep.over == "rate"):
+    if inner_scenario(load) == "server":
         workers, why = server_workers(load.server_workers, profile.runtime)
         effective = dataclasses.replace(effective, load=dataclasses.replace(load, server_workers=workers))
         notes = getattr(runner, "notes", None)

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from wattfleet.agent.figures.validity import inner_scenario
 from wattfleet.agent.workloads.config import LoadConfig, Profile
 from wattfleet.agent.workloads.traffic.items import Item, ItemFile, ItemOrder, Prompt, items_ran, load_items, prepare
 from wattfleet.agent.workloads.traffic.lengths import LengthSampler
@@ -31,7 +32,6 @@ from wattfleet.agent.workloads.traffic.spec import TrafficConfig
 from wattfleet.agent.workloads.traffic.task import Grader
 from wattfleet.agent.workloads.traffic.tokenizer import Eos, TextTokenizer, find_eos
 from wattfleet.agent.workloads.traffic.trace import Trace, load_trace, replay_offsets_ns, time_scale
-from wattfleet.agent.workloads.validity import inner_scenario
 from wattfleet.core.errors import ConfigError
 
 

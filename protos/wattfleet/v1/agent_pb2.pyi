@@ -630,7 +630,7 @@ class StreamTelemetryRequest(_message.Message):
     after_seq: int
     def __init__(self, interval_s: _Optional[float] = ..., after_seq: _Optional[int] = ...) -> None: ...
 
-class PowerSample(_message.Message):
+class PowerReading(_message.Message):
     __slots__ = ("source", "domain", "t_ns", "power_w", "energy_j", "missing", "kind")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     DOMAIN_FIELD_NUMBER: _ClassVar[int]
@@ -648,7 +648,7 @@ class PowerSample(_message.Message):
     kind: DomainKind
     def __init__(self, source: _Optional[str] = ..., domain: _Optional[str] = ..., t_ns: _Optional[int] = ..., power_w: _Optional[float] = ..., energy_j: _Optional[float] = ..., missing: _Optional[bool] = ..., kind: _Optional[_Union[DomainKind, str]] = ...) -> None: ...
 
-class DeviceSample(_message.Message):
+class DeviceReading(_message.Message):
     __slots__ = ("device", "t_ns", "utilization_pct", "memory_used_bytes", "temperature_c", "sm_clock_mhz", "mem_clock_mhz", "power_limit_w", "throttle_reasons")
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     T_NS_FIELD_NUMBER: _ClassVar[int]
@@ -678,8 +678,8 @@ class TelemetryBatch(_message.Message):
     ANCHOR_UNIX_NS_FIELD_NUMBER: _ClassVar[int]
     ANCHOR_MONO_NS_FIELD_NUMBER: _ClassVar[int]
     seq: int
-    power: _containers.RepeatedCompositeFieldContainer[PowerSample]
-    devices: _containers.RepeatedCompositeFieldContainer[DeviceSample]
+    power: _containers.RepeatedCompositeFieldContainer[PowerReading]
+    devices: _containers.RepeatedCompositeFieldContainer[DeviceReading]
     anchor_unix_ns: int
     anchor_mono_ns: int
-    def __init__(self, seq: _Optional[int] = ..., power: _Optional[_Iterable[_Union[PowerSample, _Mapping]]] = ..., devices: _Optional[_Iterable[_Union[DeviceSample, _Mapping]]] = ..., anchor_unix_ns: _Optional[int] = ..., anchor_mono_ns: _Optional[int] = ...) -> None: ...
+    def __init__(self, seq: _Optional[int] = ..., power: _Optional[_Iterable[_Union[PowerReading, _Mapping]]] = ..., devices: _Optional[_Iterable[_Union[DeviceReading, _Mapping]]] = ..., anchor_unix_ns: _Optional[int] = ..., anchor_mono_ns: _Optional[int] = ...) -> None: ...

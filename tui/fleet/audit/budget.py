@@ -16,19 +16,14 @@ Every error is one line naming the file and key.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from wattfleet.core.errors import ConfigError
+from wattfleet.core.tomlfile import read_toml
 from wattfleet.tui.fleet.audit.model import AuditRun
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 (JetPack 6)
-    import tomli as tomllib
 
 HEADLINE = "headline"
 BUILTIN_GROUP_KEYS = ("device_model",)  # attributes of a host that are not labels
@@ -103,16 +98,7 @@ def parse_budget(doc: Mapping[str, Any], path: str) -> Budget:
 def load_budget(path: Path | str) -> Budget:
     """Read and check a budget file. Raises ConfigError naming the file and key."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such budget file; check the path given to --budget") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read it ({exc})") from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax there") from None
+    doc = read_toml(path, "budget", "--budget")
     return parse_budget(doc, str(path))
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Protocol
 
-from wattfleet.agent.telemetry.types import EnergyWindow
 from wattfleet.core.errors import UsageError
+from wattfleet.core.model.figure import Figure
 
 MIN_CONFIDENT_QUERIES = 32  # METRICS.md: fewer than about 32 repetitions is low-confidence
 
@@ -30,10 +30,32 @@ def _ratio(num: float | None, den: float | None) -> float | None:
     return num / den
 
 
-def energy_figures(windows: Mapping[str, EnergyWindow], output_tokens: int, queries: int) -> list[dict[str, Any]]:
-    """The energy figures of a run, one dict per figure and domain, domains in sorted order.
+class EnergyLike(Protocol):
+    """What the energy figures read of a domain's window: a telemetry EnergyWindow, or a record's DomainEnergy."""
 
-    Each dict is {"name", "value", "unit", "domain", "definition", "low_confidence"}:
+    @property
+    def energy_j(self) -> float | None: ...
+    @property
+    def power_avg_w(self) -> float | None: ...
+    @property
+    def power_peak_w(self) -> float | None: ...
+    @property
+    def sample_rate_hz(self) -> float: ...
+    @property
+    def n_samples(self) -> int: ...
+    @property
+    def low_confidence(self) -> bool: ...
+    @property
+    def notes(self) -> tuple[str, ...]: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def idle_power_w(self) -> float | None: ...
+
+
+def energy_figures(windows: Mapping[str, EnergyLike], output_tokens: int, queries: int) -> list[Figure]:
+    """The energy figures of a run, one Figure per figure and domain, domains in sorted order.
+
     name is one of energy_j, power_avg_w, power_peak_w, j_per_token, tokens_per_j, mj_per_query,
     idle_power_w; value is a float, or None when the domain had no usable data in the window; unit is
     printable ("J", "W", "J/token", "tokens/J", "mJ/query"); definition is the METRICS.md text (for
@@ -45,7 +67,7 @@ def energy_figures(windows: Mapping[str, EnergyWindow], output_tokens: int, quer
     """
     if output_tokens < 0 or queries < 0:
         raise UsageError(f"output_tokens ({output_tokens}) and queries ({queries}) must not be negative")
-    out: list[dict[str, Any]] = []
+    out: list[Figure] = []
     few = queries < MIN_CONFIDENT_QUERIES
     for domain in sorted(windows):
         w = windows[domain]
@@ -69,12 +91,6 @@ def energy_figures(windows: Mapping[str, EnergyWindow], output_tokens: int, quer
                 definition = "ESTIMATE from CPU utilisation x TDP, not a measurement: " + definition
             if name == "power_peak_w":
                 definition += f" (sampled at {w.sample_rate_hz:.3g} Hz)"
-            out.append({
-                "name": name,
-                "value": value,
-                "unit": UNITS[name],
-                "domain": domain,
-                "definition": definition,
-                "low_confidence": w.low_confidence or (run_figure and few) or value is None or estimate,
-            })
+            low = w.low_confidence or (run_figure and few) or value is None or estimate
+            out.append(Figure(name, value, UNITS[name], domain, definition, bool(low)))
     return out

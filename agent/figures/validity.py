@@ -12,8 +12,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from wattfleet.agent.workloads.config import LoadConfig, SloConfig
-from wattfleet.agent.workloads.metrics import (
+from wattfleet.agent.figures.latency import (
     COV_FLAG,
     NS_PER_MS,
     NS_PER_S,
@@ -21,6 +20,7 @@ from wattfleet.agent.workloads.metrics import (
     measured,
     ttft_ms,
 )
+from wattfleet.agent.workloads.config import LoadConfig, SloConfig
 from wattfleet.core.model.query import Query
 
 CONFIDENCE = 0.99
@@ -143,6 +143,8 @@ def service_time_ms(r: Query) -> float:
 def inner_scenario(load: LoadConfig) -> str:
     """The scenario that actually runs: a sweep's levels are server (over rate) or concurrency runs."""
     if load.scenario == "sweep":
+        if load.sweep.over == "power_limit":
+            return load.sweep.inner or "concurrency"
         return "server" if load.sweep.over == "rate" else "concurrency"
     return load.scenario
 

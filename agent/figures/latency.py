@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
-from typing import Any
 
 from wattfleet.agent.workloads.config import PERCENTILE_METHODS, SloConfig
+from wattfleet.core.model.figure import Figure
+from wattfleet.core.model.figure import figure_value as _figure_value
 from wattfleet.core.model.query import Query
 
 PERCENTILES: tuple[float, ...] = (50.0, 90.0, 95.0, 97.0, 99.0, 99.9)
@@ -25,7 +26,6 @@ MLPERF = "MLPerf LoadGen"
 VLLM = "vLLM"
 INFERENCE_PERF = "inference-perf"
 
-Figure = dict[str, Any]
 
 
 # ---- percentiles -------------------------------------------------------------------------------
@@ -185,15 +185,8 @@ _DEFINITIONS: dict[str, str] = {
 def figure(
     name: str, value: float, unit: str, definition: str, *, domain: str = "", low_confidence: bool = False
 ) -> Figure:
-    """The one figure shape shared by latency and energy figures."""
-    return {
-        "name": name,
-        "value": float(value),
-        "unit": unit,
-        "domain": domain,
-        "definition": definition,
-        "low_confidence": bool(low_confidence),
-    }
+    """A latency or throughput figure (the one Figure type: core/model/figure.py)."""
+    return Figure(name, float(value), unit, domain, definition, bool(low_confidence))
 
 
 def _distribution(metric: str, values: Sequence[float], method: str) -> list[Figure]:
@@ -258,9 +251,4 @@ def summarize(
     return figs
 
 
-def figure_value(figures: Iterable[Figure], name: str) -> float | None:
-    """The value of the first figure called `name`, or None."""
-    for f in figures:
-        if f["name"] == name:
-            return float(f["value"])
-    return None
+figure_value = _figure_value  # the model's: the value of the first figure called `name`, or None

@@ -6,38 +6,16 @@ figure means the same whichever path made it. The record type itself is core/mod
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
+from wattfleet.agent.figures.energy import EnergyLike
+from wattfleet.agent.figures.latency import measured, summarize
+from wattfleet.agent.figures.validity import validity
 from wattfleet.agent.workloads.config import LoadConfig, SloConfig
-from wattfleet.agent.workloads.metrics import measured, summarize
-from wattfleet.agent.workloads.validity import validity
 from wattfleet.core.model import DomainEnergy, Figure, HostCpu, Query, RunRecord, Validity, Window
 from wattfleet.core.model.domains import domain_kind, headline_domain
 
 ENDED_EARLY = ("cancelled", "failed", "interrupted")
-
-
-class EnergyLike(Protocol):
-    """What the builder reads of a domain's energy (a telemetry EnergyWindow or a stored DomainEnergy)."""
-
-    @property
-    def energy_j(self) -> float | None: ...
-    @property
-    def power_avg_w(self) -> float | None: ...
-    @property
-    def power_peak_w(self) -> float | None: ...
-    @property
-    def sample_rate_hz(self) -> float: ...
-    @property
-    def n_samples(self) -> int: ...
-    @property
-    def low_confidence(self) -> bool: ...
-    @property
-    def notes(self) -> tuple[str, ...]: ...
-    @property
-    def method(self) -> str: ...
-    @property
-    def idle_power_w(self) -> float | None: ...
 
 
 def domain_energy(domain: str, w: EnergyLike, *, headline: bool = False, shared: bool = False,
@@ -78,14 +56,14 @@ def energy_block(energy: Mapping[str, EnergyLike], device: str, *, other_devices
 
 def energy_figures(energy: Sequence[DomainEnergy], window: Window, queries: Sequence[Query]) -> list[Figure]:
     """The energy figures of each domain over the window (METRICS.md), headline domain first."""
-    from wattfleet.agent.telemetry.figures import energy_figures as per_domain
+    from wattfleet.agent.figures.energy import energy_figures as per_domain
 
     ms = measured(queries)
     t0, t1 = window.t0_ns, window.t1_ns
     done = sum(1 for q in ms if t0 <= q.done_ns <= t1)
     tokens = sum(1 for q in ms for t in q.token_ns if t0 <= t <= t1)
     by_domain = {e.domain: e for e in energy}
-    figures = [Figure.from_dict(f) for f in per_domain(by_domain, tokens, done)]
+    figures = per_domain(by_domain, tokens, done)
     rank = {e.domain: i for i, e in enumerate(energy)}
     return sorted(figures, key=lambda f: rank.get(f.domain, len(rank)))  # stable: keeps the name order
 
@@ -102,7 +80,7 @@ def task_success(record: RunRecord, queries: Sequence[Query], window: Window,
                  energy: Sequence[Figure]) -> list[Figure]:
     """The record's task block from each measured query's `correct`, and its figures (success_rate with
     its Wilson interval, correct_per_s, j_per_correct per energy domain); none when nothing was scored."""
-    from wattfleet.agent.workloads.traffic.success import success_figures, tally
+    from wattfleet.agent.figures.success import success_figures, tally
 
     record.task = None
     spec = task_spec(record.profile)
@@ -119,9 +97,11 @@ def task_success(record: RunRecord, queries: Sequence[Query], window: Window,
 def fill_measured(record: RunRecord, *, scenario: str, load: LoadConfig, slo: SloConfig | None,
                   queries: list[Query], window: Window, energy: Mapping[str, EnergyLike] | None = None,
                   other_devices: Iterable[str] = (), host_cpu: HostCpu | None = None,
-                  percentile_method: str = "loadgen", rebuilt_note: str = "") -> None:
+                  percentile_method: str = "loadgen", rebuilt_note: str = "",
+                  device_state: Mapping[str, Any] | None = None) -> None:
     """Figures, validity, energy and task success of one measured window into `record`. `load` has its
     defaults resolved (scenarios.resolve_load); the scorer is the record's profile's [task].
+    `device_state` (telemetry.device_state) goes into the environment.
 
     `rebuilt_note` marks a record rebuilt after a crash: every figure and the validity are then flagged
     low confidence and the note says why.
@@ -130,8 +110,12 @@ def fill_measured(record: RunRecord, *, scenario: str, load: LoadConfig, slo: Sl
     record.window = Window(record.window.anchor_unix_ns, record.window.anchor_mono_ns, window.t0_ns, window.t1_ns,
                            window.ended_by, window.notes, window.source)
     record.host_cpu = host_cpu
-    figures = [Figure.from_dict(f)
-               for f in summarize(queries, window.t0_ns, window.t1_ns, slo, percentile_method)]
+    if device_state is None and rebuilt_note and "device_state" not in record.environment:
+        device_state = {"device": record.device, "note": "not kept: device samples are not journaled, and the "
+                                                         "agent stopped before the run ended"}
+    if device_state is not None:
+        record.environment = with_device_state(record.environment, device_state)
+    figures = summarize(queries, window.t0_ns, window.t1_ns, slo, percentile_method)
     block = validity(queries, window.t0_ns, window.t1_ns, scenario=scenario, min_duration_s=load.min_duration_s,
                      min_queries=load.min_queries or 0, slo=slo, target_percentile=load.target_latency_percentile)
     # the limits the run had, defaults resolved (the record's profile leaves defaults out)
@@ -160,6 +144,20 @@ def fill_measured(record: RunRecord, *, scenario: str, load: LoadConfig, slo: Sl
             v = v.invalid(rebuilt_note)
     record.figures = figures
     record.validity = v
+
+
+def with_device_state(environment: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of `environment` with the window's device state (power limit, clocks and temperatures at start
+    and end, throttle reasons seen) under "device_state", and its summary in "device" where the audit reads
+    it (power_limit_w, clocks_mhz, throttle_reasons)."""
+    from wattfleet.agent.telemetry.device_state import device_summary
+
+    env = dict(environment)
+    env["device_state"] = dict(state)
+    summary = device_summary(dict(state))
+    if summary:
+        env["device"] = {**dict(env.get("device") or {}), **summary}
+    return env
 
 
 def window_from_queries(scenario: str, queries: Sequence[Query], concurrency: int = 1, batch_size: int = 1,
