@@ -18,6 +18,7 @@ from textual.binding import Binding, BindingType
 from wattfleet.core.errors import WattfleetError
 from wattfleet.core.model import RunRecord, RunSpec
 from wattfleet.tui.commands import ConsoleCommands
+from wattfleet.tui.fleet.audit_console import ConsoleAudit
 from wattfleet.tui.fleet.model import FleetModel
 from wattfleet.tui.fleet.sources import Source
 
@@ -60,7 +61,7 @@ class WattfleetApp(App[int]):
 
     def __init__(self, model: FleetModel, sources: Sequence[Source] = (), *, live: LiveAgents | None = None,
                  profile_files: Iterable[Path] = (), out_dir: Path | None = None, autorun: AutoRun | None = None,
-                 tick_s: float = TICK_S, subtitle: str = "") -> None:
+                 tick_s: float = TICK_S, subtitle: str = "", audit: ConsoleAudit | None = None) -> None:
         super().__init__()
         self.model = model
         self.sources = list(sources)
@@ -71,6 +72,7 @@ class WattfleetApp(App[int]):
         self.tick_s = tick_s
         self.fleet_run: Any = None  # live/runs.FleetRun, imported only when a run starts
         self.sub_title = subtitle
+        self.audit = audit or ConsoleAudit()  # what the audit screen audits against (budget, SLO, Prometheus)
         self._drawn_version = -1
 
     def on_mount(self) -> None:
@@ -163,3 +165,9 @@ class WattfleetApp(App[int]):
         from wattfleet.tui.screens.pareto import ParetoScreen
 
         self.push_screen(ParetoScreen(list(keys)))
+
+    def open_audit(self, keys: Sequence[str] | None = None) -> None:
+        """The audit of these hosts' runs (None: every host the console knows)."""
+        from wattfleet.tui.screens.audit import AuditScreen
+
+        self.push_screen(AuditScreen(None if keys is None else list(keys)))

@@ -9,6 +9,10 @@ from textual.command import Hit, Hits, Provider
 
 from wattfleet.tui.fleet.heatmap import METRICS
 
+ACTIONS = {"filter": "Filter", "sort": "Sort", "reverse": "Reverse", "group": "Group", "metric": "Metric",
+           "launcher": "Launcher", "pareto": "Pareto", "audit": "Audit", "next_kind": "Domain", "rerun": "Re-run",
+           "back": "Back"}
+
 
 class ConsoleCommands(Provider):
     """Screen actions and heatmap metrics, searchable by name."""
@@ -20,10 +24,10 @@ class ConsoleCommands(Provider):
             ("Help: keys and the filter language", partial(app.run_action, "help"), "?"),
             ("Quit", app.exit, "q"),
         ]
-        for name in ("filter", "sort", "reverse", "group", "metric", "launcher", "pareto", "back"):
+        for name, label in ACTIONS.items():
             action = getattr(screen, f"action_{name}", None)
             if action is not None:
-                out.append((f"{name.capitalize()}: {(action.__doc__ or '').strip().splitlines()[0]}", action, ""))
+                out.append((f"{label}: {(action.__doc__ or '').strip().splitlines()[0]}", action, ""))
         set_metric = getattr(screen, "set_metric", None)
         if set_metric is not None:
             for metric in METRICS.values():

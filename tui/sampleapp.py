@@ -7,6 +7,8 @@ from collections.abc import Mapping
 
 from wattfleet.core.model import RunRecord, RunSpec
 from wattfleet.tui.app import WattfleetApp
+from wattfleet.tui.fleet.audit import AuditOptions, Slo, parse_budget
+from wattfleet.tui.fleet.audit_console import ConsoleAudit
 from wattfleet.tui.fleet.live.runs import FleetRun
 from wattfleet.tui.fleet.model import FleetModel
 from wattfleet.tui.fleet.sample import sample_model
@@ -40,8 +42,28 @@ def sample_fleet_run(model: FleetModel) -> FleetRun:
     return run
 
 
+# The sample's budget: the lab's GPU boards (four GPUs at 240-310 W) within 900 W, rack 1 (three A100s) within 600 W.
+SAMPLE_BUDGET = {"fleet_w": 900, "domain": "gpu-board", "group": {"rack": {"1": {"budget_w": 600}}}}
+
+
+def sample_audit() -> ConsoleAudit:
+    """What `wattfleet tui --budget budget.toml --slo-ttft-ms 200` would give, on the sample fleet."""
+    budget = parse_budget(SAMPLE_BUDGET, "budget.toml")
+    return ConsoleAudit(AuditOptions(budget=budget, slo=Slo(ttft_p99_ms=200.0), solver="dp"))
+
+
 def sample_app() -> WattfleetApp:
     model = sample_model()
-    app = WattfleetApp(model, live=SampleAgents(model), tick_s=0.25, subtitle="sample fleet (synthetic)")
+    app = WattfleetApp(model, live=SampleAgents(model), tick_s=0.25, subtitle="sample fleet (synthetic)",
+                       audit=sample_audit())
     app.fleet_run = sample_fleet_run(model)
     return app
+
+
+def prometheus_app() -> WattfleetApp:
+    """The fleet screen as `wattfleet tui --prometheus URL` draws it, from a canned Prometheus (sample_prom.py)."""
+    from wattfleet.tui.fleet.sample_prom import URL, sample_prometheus_model
+
+    model, _source = sample_prometheus_model()
+    return WattfleetApp(model, live=SampleAgents(model), tick_s=0.25, subtitle=f"Prometheus {URL} (synthetic)",
+                        audit=ConsoleAudit(prometheus_url=URL))

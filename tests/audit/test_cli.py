@@ -71,7 +71,7 @@ def test_the_reverse_question_and_the_solver_named(tmp_path: Path, capsys: pytes
     (["--records", "RUNS", "--slo-ttft-ms", "-1"], "--slo-ttft-ms must be a positive number"),
     (["--records", "RUNS", "--format", "pdf"], "invalid choice: 'pdf'"),
     (["--records", "RUNS", "--budget", "BUDGET"], "group.rakc: no host carries the label 'rakc'"),
-    ([], "the following arguments are required: --records"),
+    ([], "nothing to audit: give --records DIR"),
 ])
 def test_usage_errors_exit_2_in_one_line(tmp_path: Path, argv: list[str], needle: str) -> None:
     runs = _fleet(tmp_path)

@@ -42,7 +42,7 @@ async def test_records_filter_and_pareto_offline(tmp_path: Path) -> None:
         await pilot.pause(0.3)
         bad = model.hosts[f"file:{tmp_path / 'notes.json'}"]
         assert bad.status == "error" and "not a run record" in bad.reason
-        assert len(screen.rows) == 7  # six hosts and the bad file
+        assert len(screen.rows) == 8  # seven hosts and the bad file
 
         await pilot.press("slash", *"site=edge & tokens_per_j>3", "enter")
         await pilot.pause(0.3)
@@ -52,7 +52,7 @@ async def test_records_filter_and_pareto_offline(tmp_path: Path) -> None:
         assert sorted(r.host for r in screen.rows) == ["edge-orin-3", "edge-orin-4"]
         await pilot.press("escape", "escape")
         await pilot.pause(0.3)
-        assert len(screen.rows) == 7
+        assert len(screen.rows) == 8
 
         await pilot.press("p")
         await pilot.pause(0.3)

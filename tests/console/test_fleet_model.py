@@ -10,7 +10,7 @@ from wattfleet.tui.fleet.backoff import Backoff
 from wattfleet.tui.fleet.filterexpr import FilterError, parse_filter
 from wattfleet.tui.fleet.heatmap import METRICS, build_grid, cell_text, compact, level_of
 from wattfleet.tui.fleet.model import FleetModel
-from wattfleet.tui.fleet.pareto import ParetoPoint, frontier, points
+from wattfleet.tui.fleet.pareto import ParetoPoint, frontier, kinds, of_kind, points
 from wattfleet.tui.fleet.sample import sample_model
 from wattfleet.tui.fleet.summary import fleet_strip, group_rows, host_row, sort_rows
 
@@ -63,24 +63,32 @@ def test_stale_after_silence_clears_live_power_and_comes_back() -> None:
     assert m.hosts["k"].status == "live" and fleet_strip(m.hosts.values()).text().startswith("1 of 1 hosts reporting")
 
 
-def _record(run_id: str, tpj: float, energy: float, domain: str, *, valid: bool = True, low: bool = False) -> RunRecord:
+def _record(run_id: str, tpj: float, energy: float, domain: str, *, valid: bool = True, low: bool = False,
+            ttft_ms: float | None = None) -> RunRecord:
     return RunRecord(run_id, state="completed", host_id="h", profile={"name": run_id},
                      figures=[Figure("tokens_per_j", tpj, "tok/J", domain, low_confidence=low),
-                              Figure("energy_j", energy, "J", domain), Figure("ttft_p99", 10.0 * tpj, "ms")],
+                              Figure("energy_j", energy, "J", domain),
+                              Figure("ttft_p99", 10.0 * tpj if ttft_ms is None else ttft_ms, "ms")],
                      validity=Validity(valid, () if valid else ("too few queries",)),
                      energy=[DomainEnergy(domain, "counter", energy, headline=True, low_confidence=low)],
                      ended_unix_ns=int(tpj * 1000))
 
 
-def test_fleet_tokens_per_joule_never_mixes_estimates_with_measurements() -> None:
+def test_fleet_tokens_per_joule_per_domain_kind_and_estimates_apart() -> None:
     m = FleetModel()
-    for key, rec in (("a", _record("p", 2.0, 100.0, "gpu-board:0")), ("b", _record("p", 4.0, 300.0, "gpu-board:0")),
-                     ("c", _record("p", 0.5, 50.0, "estimated"))):
+    for key, rec in (("a", _record("p", 2.0, 100.0, "gpu-board:0")), ("b", _record("p", 4.0, 300.0, "gpu-board:1")),
+                     ("c", _record("p", 0.5, 50.0, "estimated")), ("d", _record("p", 3.0, 20.0, "soc-input")),
+                     ("e", _record("p", 1.0, 40.0, "soc-input"))):
         m.upsert_host(key, key)
         m.add_record(key, rec)
     strip = fleet_strip(m.hosts.values())
-    assert strip.tokens_per_j == pytest.approx((200 + 1200) / 400)  # tokens over joules, not a mean of ratios
-    assert strip.estimated_tokens_per_j == pytest.approx(0.5) and strip.estimated_hosts == 1
+    gpu, soc = strip.kind("gpu-board"), strip.kind("soc-input")
+    assert gpu is not None and soc is not None and strip.estimated is not None
+    assert (gpu.tokens_per_j, gpu.hosts) == (pytest.approx((200 + 1200) / 400), 2)  # tokens over joules per kind
+    assert (soc.tokens_per_j, soc.hosts) == (pytest.approx((60 + 40) / 60), 2)
+    assert (strip.estimated.tokens_per_j, strip.estimated.hosts) == (pytest.approx(0.5), 1)
+    assert [k.kind for k in strip.tokens_per_j] == ["gpu-board", "soc-input"]  # no pooled figure across kinds
+    assert strip.tokens_text() == "tok/J gpu-board 3.5 (2 hosts) · soc-input 1.67 (2 hosts); estimated 0.5 (1) apart"
 
 
 def test_heatmap_cells_say_what_they_are_and_the_scale_runs_best_high() -> None:
@@ -106,6 +114,23 @@ def test_heatmap_cells_say_what_they_are_and_the_scale_runs_best_high() -> None:
     assert level_of(1.0, 1.0, 4.0, higher_better=False) == 5  # J/token: the lowest is the best
     assert build_grid(hosts, METRICS["j_per_token"]).cols == ["p"]
     assert [compact(v) for v in (1234.0, 12.34, 0.01234, 0.00001)] == ["1.2k", "12.3", "0.012", "1e-5"]
+
+
+def test_pareto_compares_one_domain_kind_at_a_time() -> None:
+    m = FleetModel()
+    for key, rec in (("a", _record("p", 2.0, 1, "gpu-board:0", ttft_ms=20)),
+                      ("b", _record("p", 5.0, 1, "gpu-board:1", ttft_ms=60)),
+                      ("c", _record("p", 9.0, 1, "soc-input", ttft_ms=50)),
+                      ("d", _record("p", 0.4, 1, "estimated", ttft_ms=80))):
+        m.upsert_host(key, key)
+        m.add_record(key, rec)
+    pts = points(m.sorted_hosts(), "ttft_p99", "tokens_per_j")
+    assert kinds(pts) == ["gpu-board", "soc-input", "estimated"]  # most points first, then METRICS.md's order
+    gpu = of_kind(pts, "gpu-board")
+    assert sorted(gpu[i].host for i in frontier(gpu)) == ["a", "b"]  # both efficient among GPU boards
+    assert [p.host for p in of_kind(pts, "soc-input")] == ["c"] and [p.host for p in of_kind(pts, "estimated")] == ["d"]
+    # one frontier over every kind (what the view no longer draws) would drop b, "beaten" by a Jetson's SoC input
+    assert sorted(pts[i].host for i in frontier(pts)) == ["a", "c"]
 
 
 def test_pareto_frontier_excludes_invalid_points_and_dominated_ones() -> None:

@@ -16,8 +16,10 @@ PURE = [
     "wattfleet.tui.fleet.backoff", "wattfleet.tui.fleet.auth", "wattfleet.tui.fleet.endpoints",
     "wattfleet.tui.fleet.directory", "wattfleet.tui.fleet.credentials", "wattfleet.tui.fleet.inventory",
     "wattfleet.tui.fleet.sample", "wattfleet.tui.widgets.canvas",
+    "wattfleet.tui.fleet.audit_console", "wattfleet.tui.fleet.prom_source", "wattfleet.tui.fleet.sample_prom",
 ]
-ADAPTERS = ["wattfleet.tui.fleet.live.connection", "wattfleet.tui.fleet.discovery"]  # allowed, and must be apart
+ADAPTERS = ["wattfleet.tui.fleet.live.connection", "wattfleet.tui.fleet.discovery",  # allowed, and must be apart
+            "wattfleet.tui.fleet.live.launch"]
 
 PROBE = """
 import importlib, json, sys

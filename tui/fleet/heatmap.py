@@ -2,9 +2,11 @@
 
 A cell's state says how far to trust it: measured, estimated (a model: CPU utilisation x TDP),
 low-confidence (a short or gappy energy window), invalid (the run's validity checks failed, or its answers
-failed the quality check), failed, running, stale (the host is not reporting now) or empty. Levels 1-5 place
-the value on the grid's scale with 5 the best, whatever the metric's direction; the shade glyphs carry the
-level without colour (NO_COLOR), the colours carry it with.
+failed the quality check), failed, running, stale (the host is not reporting now) or empty. A Prometheus
+source adds one column, "last 5m": tokens/J from the host's counters over that span (every token and joule
+in it, idle included), in its headline domain kind, never one run's figure. Levels 1-5 place the value on
+the grid's scale with 5 the best, whatever the metric's direction; the shade glyphs carry the level without
+colour (NO_COLOR), the colours carry it with.
 """
 
 from __future__ import annotations
@@ -81,6 +83,11 @@ class HeatGrid:
     def cell(self, row: int, col: int) -> HeatCell:
         return self.cells.get((row, col), EMPTY)
 
+    def domain_kinds(self) -> list[str]:
+        """The energy domain kinds of the cells with a value: more than one, and one scale spans figures that
+        are not comparable (METRICS.md); the screen says so."""
+        return sorted({c.domain.split(":", 1)[0] for c in self.cells.values() if c.domain and c.value is not None})
+
     def scale_marks(self) -> list[tuple[str, float, float]]:
         """(shade glyph, low, high) per level, best last, in the metric's own direction."""
         if self.vmin is None or self.vmax is None:
@@ -110,7 +117,35 @@ def level_of(value: float, vmin: float, vmax: float, higher_better: bool) -> int
     return max(1, min(5, 1 + math.floor(frac * 5 - 1e-9) if frac > 0 else 1))
 
 
+WINDOW_METRICS = ("tokens_per_j", "j_per_token")  # what counters give; the other metrics need a run record
+
+
+def window_cell(host: HostView, metric: Metric) -> HeatCell:
+    """The cell of the host's counter window (a Prometheus source), in its headline domain kind."""
+    window = host.window
+    headline = window.headline if window is not None else None
+    if window is None or headline is None:
+        return HeatCell(None, "empty", "no tokens/J from the counters over this span (no tokens, or no energy "
+                                       "counter)")
+    if metric.name not in WINDOW_METRICS:
+        return HeatCell(None, "empty", f"the counters give tokens/J only; {metric.label} needs a run record")
+    kind, value = headline
+    if metric.name == "j_per_token":
+        if not value > 0:
+            return HeatCell(None, "empty", f"no tokens over the {window.label}: J/token is undefined")
+        value = 1.0 / value
+    what = (f"{window.source} counters over the {window.label}: every token and joule of the span, idle and "
+            f"warm-up included, not one run's figure; in {kind}")
+    if host.status in ("stale", "error"):
+        return HeatCell(value, "stale", f"host not reporting ({host.reason or host.status}); {what}", kind)
+    if is_estimate(kind):
+        return HeatCell(value, "estimated", f"estimated power (CPU util x TDP), a model; {what}", kind)
+    return HeatCell(value, "measured", what, kind)
+
+
 def cell_for(host: HostView, profile: str, metric: Metric) -> HeatCell:
+    if host.window is not None and profile == host.window.label and profile not in host.results:
+        return window_cell(host, metric)
     record = host.results.get(profile)
     running = host.live_run is not None and host.live_run.profile == profile and host.reporting
     if record is None:
@@ -173,6 +208,8 @@ def build_grid(hosts: Sequence[HostView], metric: Metric | str = "tokens_per_j",
     m = METRICS[metric] if isinstance(metric, str) else metric
     columns = list(cols) if cols is not None else sorted({p for h in hosts for p in h.results}
                                                           | {h.live_run.profile for h in hosts if h.live_run})
+    if cols is None:  # the counters' spans (a Prometheus source) after the profiles
+        columns += sorted({h.window.label for h in hosts if h.window is not None} - set(columns))
     grid = HeatGrid(m, [h.key for h in hosts], [h.label for h in hosts], columns)
     for r, host in enumerate(hosts):
         for c, profile in enumerate(columns):

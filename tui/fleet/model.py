@@ -45,6 +45,43 @@ class LiveRun:
         return self.tokens_done / self.elapsed_s if self.elapsed_s > 0 and self.tokens_done else None
 
 
+@dataclass(frozen=True)
+class CounterWindow:
+    """tokens/J from a host's counters over a recent span of time (a Prometheus source): every token and
+    joule of the span, warm-up and idle included, so never one run's figure (docs/FLEET.md)."""
+
+    source: str  # "Prometheus"
+    span_s: float
+    tokens_per_j: dict[str, float]  # domain kind -> tok/J; kinds are never added together
+    headline_kind: str  # METRICS.md's headline order over the kinds measured ("" when none)
+
+    @property
+    def label(self) -> str:
+        """The heatmap column this window fills, e.g. "last 5m"."""
+        return f"last {span_text(self.span_s)}"
+
+    @property
+    def headline(self) -> tuple[str, float] | None:
+        value = self.tokens_per_j.get(self.headline_kind)
+        return None if value is None else (self.headline_kind, value)
+
+
+def span_text(seconds: float) -> str:
+    """300 -> "5m", 3600 -> "1h", 90 -> "90s"."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+@dataclass(frozen=True)
+class SourceLine:
+    """One source's own status for the strip (a Prometheus server: reachable, what it answered)."""
+
+    level: Literal["ok", "warn", "error"]
+    message: str
+
+
 @dataclass
 class HostView:
     """One host as the console shows it."""
@@ -64,6 +101,8 @@ class HostView:
     results: dict[str, RunRecord] = field(default_factory=dict)  # profile -> latest ended record
     runs: list[RunRecord] = field(default_factory=list)  # the journal's runs, newest first
     profiles: list[ProfileInfo] = field(default_factory=list)  # what the agent offers (ListProfiles)
+    activity: str = ""  # what a source other than the agent says it is doing (Prometheus: idle, measuring, ...)
+    window: CounterWindow | None = None  # tokens/J over a recent span, from counters (a Prometheus source)
 
     @property
     def reporting(self) -> bool:
@@ -80,7 +119,7 @@ class HostView:
             device = record.environment.get("device")
             name = device.get("name") if isinstance(device, dict) else None
             return str(name or record.device)
-        return ""
+        return self.labels.get("device_model", "")
 
     @property
     def provider(self) -> str:
@@ -138,6 +177,7 @@ class FleetModel:
         self.hosts: dict[str, HostView] = {}
         self.version = 0
         self.notes: list[str] = []  # things to tell the operator that belong to no host (a bad file, ...)
+        self.source_status: dict[str, SourceLine] = {}  # source name -> its own status line (Prometheus)
 
     def _changed(self) -> None:
         self.version += 1
@@ -241,6 +281,19 @@ class FleetModel:
         for record in runs:
             self.add_record(key, record)
 
+    def on_window(self, key: str, window: CounterWindow | None, activity: str = "") -> None:
+        """A source's counter window and activity for a host (Prometheus); None clears the window."""
+        host = self.hosts.get(key)
+        if host is None or (host.window, host.activity) == (window, activity):
+            return
+        host.window, host.activity = window, activity
+        self._changed()
+
+    def set_source_status(self, name: str, line: SourceLine) -> None:
+        if self.source_status.get(name) != line:
+            self.source_status[name] = line
+            self._changed()
+
     def note(self, text: str) -> None:
         self.notes.append(text)
         self._changed()
@@ -260,3 +313,15 @@ class FleetModel:
     def profiles(self) -> list[str]:
         """Every profile with a result on some host, sorted."""
         return sorted({p for h in self.hosts.values() for p in h.results})
+
+    def records(self, keys: Iterable[str] | None = None) -> list[RunRecord]:
+        """Every run the model holds for these hosts (all when None), each once: what the audit reads."""
+        seen: set[tuple[str, str]] = set()
+        out: list[RunRecord] = []
+        for key in self.hosts if keys is None else keys:
+            host = self.hosts.get(key)
+            for record in host.runs if host is not None else ():
+                if (key, record.run_id) not in seen:
+                    seen.add((key, record.run_id))
+                    out.append(record)
+        return out

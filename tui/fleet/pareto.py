@@ -3,16 +3,21 @@
 x is a latency (p99 TTFT or TPOT, ms, lower is better); y is an efficiency figure (tokens/J, or another
 heatmap metric in its own direction) or, where records carry task success, the success rate. Points that
 are not valid or failed their quality check are kept on the plot, marked, and never on the frontier.
+
+Energy figures of different domain kinds are never compared: a frontier is computed within one kind at a
+time (gpu-board, soc-input, estimated, ...; `kinds()` lists them, most points first). A task success rate
+has no domain, so all its points share one frontier.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from wattfleet.core.model import RunRecord, is_estimate
+from wattfleet.core.model import RunRecord, domain_kind, is_estimate
 from wattfleet.tui.fleet.heatmap import METRICS, Metric, metric_figure
-from wattfleet.tui.fleet.model import HostView
+from wattfleet.tui.fleet.model import HEADLINE_KINDS, HostView
 
 LATENCIES = ("ttft_p99", "tpot_p99")
 SUCCESS = Metric("success_rate", "task success rate", "", True)
@@ -34,6 +39,11 @@ class ParetoPoint:
     @property
     def name(self) -> str:
         return f"{self.host}/{self.profile}"
+
+    @property
+    def kind(self) -> str:
+        """The domain kind of y ("" for a figure without a domain, such as the success rate)."""
+        return domain_kind(self.domain) if self.domain else ""
 
 
 def y_value(record: RunRecord, y: Metric) -> tuple[float | None, str, bool]:
@@ -71,6 +81,18 @@ def points(hosts: Sequence[HostView], latency: str = "ttft_p99", y: Metric | str
             out.append(ParetoPoint(host.label, profile, lat.value, value, not reason, reason, domain,
                                    bool(domain) and is_estimate(domain), low or lat.low_confidence, record.run_id))
     return out
+
+
+def kinds(pts: Sequence[ParetoPoint]) -> list[str]:
+    """The domain kinds of the points, the one with most points first (ties in METRICS.md's headline order)."""
+    counts = Counter(p.kind for p in pts)
+    order = {k: i for i, k in enumerate(HEADLINE_KINDS)}
+    return sorted(counts, key=lambda k: (-counts[k], order.get(k, len(order)), k))
+
+
+def of_kind(pts: Sequence[ParetoPoint], kind: str) -> list[ParetoPoint]:
+    """The points measured in one domain kind: the only ones a frontier compares."""
+    return [p for p in pts if p.kind == kind]
 
 
 def frontier(pts: Sequence[ParetoPoint], y_higher_is_better: bool = True) -> list[int]:

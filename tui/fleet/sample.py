@@ -40,6 +40,8 @@ _HOSTS: tuple[tuple[str, dict[str, str], str, tuple[tuple[str, float], ...], tup
      (("gpu-board:0", 312.0), ("cpu-package", 95.0)), (2410.0, 1320.0, 880.0), (7.9, 4.4, 3.1)),
     ("dgx-a100-02", {"site": "lab", "rack": "1"}, "NVIDIA A100-SXM4-80GB",
      (("gpu-board:0", 298.0), ("cpu-package", 91.0)), (2380.0, 1290.0, 870.0), (8.1, 4.1, 2.9)),
+    ("dgx-a100-03", {"site": "lab", "rack": "1"}, "NVIDIA A100-SXM4-80GB",
+     (("gpu-board:0", 238.0), ("cpu-package", 88.0)), (1450.0, 800.0, 560.0), (6.0, 3.4, 2.3)),
     ("l40s-07", {"site": "lab", "rack": "2"}, "NVIDIA L40S",
      (("gpu-board:0", 251.0), ("cpu-package", 70.0)), (1710.0, 980.0, 640.0), (6.6, 3.8, 2.5)),
     ("edge-orin-3", {"site": "edge", "rack": "e1"}, "Jetson AGX Orin 64GB",
@@ -49,6 +51,24 @@ _HOSTS: tuple[tuple[str, dict[str, str], str, tuple[tuple[str, float], ...], tup
     ("cpu-xeon-12", {"site": "lab", "rack": "2"}, "Intel Xeon Gold 6430",
      (("estimated", 205.0),), (95.0, 61.0, 40.0), (0.46, 0.30, 0.21)),
 )
+# Task success where the runs scored answers, by (host, profile).
+_SUCCESS = {("dgx-a100-01", "decoder-offline"): 0.93, ("dgx-a100-02", "decoder-offline"): 0.91,
+            ("dgx-a100-03", "decoder-offline"): 0.92, ("l40s-07", "decoder-offline"): 0.94,
+            ("edge-orin-3", "decoder-offline"): 0.78, ("dgx-a100-01", "smoke"): 0.97, ("edge-orin-3", "smoke"): 0.81}
+# What the environment says beyond the device's name, by host: the third A100 runs power-capped, in fp32.
+_ENV: dict[str, dict[str, object]] = {
+    "dgx-a100-03": {"precision": "fp32", "device_state": {"end": {"power_limit_w": 250.0,
+                                                                  "throttle_reasons": ["sw_power_cap"]}}},
+    "dgx-a100-01": {"device_state": {"end": {"power_limit_w": 400.0}}},
+    "dgx-a100-02": {"device_state": {"end": {"power_limit_w": 400.0}}},
+}
+
+def _load(profile: str) -> dict[str, object]:
+    if "offline" in profile:
+        return {"scenario": "offline", "batch_size": 8}
+    if "server" in profile:
+        return {"scenario": "server", "rate_qps": 8.0}
+    return {"scenario": "single-stream"}
 
 
 def _figures(tok_s: float, tok_j: float, domain: str, scale: float, low_energy: bool) -> list[Figure]:
@@ -70,13 +90,16 @@ def _figures(tok_s: float, tok_j: float, domain: str, scale: float, low_energy: 
 def sample_record(host: str, profile: str, index: int, tok_s: float, tok_j: float, domain: str, device: str,
                   *, valid: bool = True, state: str = "completed", low: bool = False, queries: bool = False,
                   success: float | None = None, slowness: float = 0.0,
-                  labels: dict[str, str] | None = None) -> RunRecord:
+                  labels: dict[str, str] | None = None, env: dict[str, object] | None = None) -> RunRecord:
     scale = 1.0 + 0.4 * index + slowness + (2.5 if domain == "estimated" else 0.0)
     figures = _figures(tok_s, tok_j, domain, scale, low)
     task = None
     if success is not None:
-        task = TaskSuccess("exact-match", 200, round(200 * success), success, success - 0.05, success + 0.04)
-        figures.append(Figure("j_per_correct", round(1 / tok_j * 32 / success, 4), "J", domain, "energy_j / correct"))
+        task = TaskSuccess("exact-match", 200, round(200 * success), success, success - 0.05,
+                           min(1.0, success + 0.04))
+        figures += [Figure("j_per_correct", round(1 / tok_j * 32 / success, 4), "J", domain, "energy_j / correct"),
+                    Figure("correct_per_s", round(tok_s / 32 * success, 3), "1/s", "", "correct answers / window"),
+                    Figure("success_rate", success, "", "", "correct / scored items")]
     reasons = () if valid else ("early stopping: p99 ttft needs 662 queries, had 310 (MLPerf LoadGen)",)
     start = 1_764_500_000_000_000_000 + index * 60_000_000_000
     qs: list[Query] = []
@@ -89,9 +112,9 @@ def sample_record(host: str, profile: str, index: int, tok_s: float, tok_j: floa
             qs.append(Query(q, sched, sched, toks[-1], toks))
     return RunRecord(
         run_id=f"{host}-run{index + 1:02d}", state=state, host_id=host, device="cpu" if domain == "estimated" else
-        "gpu:0", profile={"name": profile, "load": {"scenario": "offline" if "offline" in profile else "server"}},
+        "gpu:0", profile={"name": profile, "load": _load(profile)},
         environment={"provider_used": "CPUExecutionProvider" if domain == "estimated" else "CUDAExecutionProvider",
-                     "device": {"name": device, "id": 0}, "precision": "fp16"},
+                     "device": {"name": device, "id": 0}, "precision": "fp16", **(env or {})},
         window=Window(start, T0_NS, T0_NS, T0_NS + 30_000_000_000, "limits met"),
         figures=figures, queries=qs,
         validity=Validity(valid, reasons, queries=310, duration_s=30.0, min_duration_met=True, min_queries_met=valid),
@@ -108,7 +131,8 @@ def _info(host: str, device: str, domains: tuple[tuple[str, float], ...], labels
     gpu = device.startswith("NVIDIA")
     devices: tuple[Device, ...] = ()
     if gpu:
-        devices = (Device("gpu", 0, device, power_limit_w=400.0 if "A100" in device else 350.0),)
+        limit = 250.0 if host == "dgx-a100-03" else 400.0 if "A100" in device else 350.0
+        devices = (Device("gpu", 0, device, power_limit_w=limit),)
     elif "Jetson" in device:
         devices = (Device("soc", 0, device, power_limit_w=60.0),)
     devices += (Device("cpu", 0, "x86_64 CPU" if gpu or "Xeon" in device else "ARM Cortex-A78AE"),)
@@ -122,7 +146,7 @@ def _info(host: str, device: str, domains: tuple[tuple[str, float], ...], labels
 
 
 def sample_model() -> FleetModel:
-    """Six live-looking hosts, one stale, one unreachable, one of another API, and one bad record file."""
+    """Seven live-looking hosts, one stale, one unreachable, one of another API, and one bad record file."""
     model = FleetModel(clock=lambda: NOW_S, stale_after_s=1e9)
     for n, (host, labels, device, domains, tok_s, tok_j) in enumerate(_HOSTS):
         key = f"mdns:{host}"
@@ -140,8 +164,8 @@ def sample_model() -> FleetModel:
                 host, profile, i, float(tok_s[i] or 0), float(tok_j[i] or 0), domain, device,
                 valid=not (host == "l40s-07" and profile == "decoder-server-poisson"),
                 low=host == "edge-orin-4" and profile == "smoke", queries=host == "dgx-a100-01" and i == 2,
-                success={"dgx-a100-01": 0.93, "dgx-a100-02": 0.91, "l40s-07": 0.94, "edge-orin-3": 0.78}.get(host)
-                if profile == "decoder-offline" else None, slowness=(0.0, 0.3, 0.5, 1.6, 1.9, 0.2)[n], labels=labels))
+                success=_SUCCESS.get((host, profile)), slowness=(0.0, 0.3, 0.4, 0.5, 1.6, 1.9, 0.2)[n],
+                labels=labels, env=_ENV.get(host)))
     model.add_record("mdns:edge-orin-4", sample_record(
         "edge-orin-4", "decoder-server-poisson", 1, 0.0, 1.0, "soc-input", "Jetson AGX Orin 64GB", state="failed"))
     model.on_run_progress("mdns:l40s-07", LiveRun("l40s-07-run04", "smoke", "measuring", 0.4, 5200, 8.0))

@@ -1,7 +1,7 @@
 """Per-host rows, the fleet strip and per-profile summaries, folded from the fleet model. Pure.
 
 Figures from different energy domains are never added together: fleet power is summed per domain kind,
-and fleet tokens/J is given over measured domains, with estimated hosts counted apart.
+and fleet tokens/J is pooled per headline domain kind (gpu-board, soc-input, ...), estimated hosts apart.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from wattfleet.core.model import RunRecord, is_estimate
+from wattfleet.core.model import RunRecord, domain_kind, is_estimate
 from wattfleet.tui.fleet.model import HostView
 
 FieldValue = str | float | None
@@ -37,6 +37,9 @@ class HostRow:
     valid: bool | None  # None: no run to judge
     validity_reason: str
     source: str
+    success_rate: float | None = None  # task success of the latest run, where it scored answers (issue 13)
+    success_ci: tuple[float, float] | None = None  # its 95% interval
+    j_per_correct: float | None = None  # in tj_domain, the headline domain
 
     def fields(self) -> dict[str, FieldValue]:
         """Names the filter language knows (labels too, by their own names unless they clash)."""
@@ -45,6 +48,7 @@ class HostRow:
             "power": self.power_w, "tokens_per_s": self.tokens_per_s, "tokens_per_j": self.tokens_per_j,
             "j_per_token": (1.0 / self.tokens_per_j) if self.tokens_per_j else None,
             "domain": self.tj_domain, "source": self.source,
+            "success": self.success_rate, "j_per_correct": self.j_per_correct,
             "valid": None if self.valid is None else ("yes" if self.valid else "no"),
             "labels": " ".join(f"{k}={v}" for k, v in sorted(self.labels.items())),
         }
@@ -68,6 +72,8 @@ def host_row(host: HostView) -> HostRow:
     state: str = host.status
     if host.live_run is not None and host.status == "live":
         state = host.live_run.state
+    elif host.activity and host.activity != "idle" and host.status == "live":
+        state = host.activity
     valid: bool | None = None
     reason = ""
     if record is not None:
@@ -76,14 +82,24 @@ def host_row(host: HostView) -> HostRow:
             reason = f"{record.state}: {record.error}" if record.error else record.state
         elif record.validity.reasons:
             reason = record.validity.reasons[0]
+    tj_value, tj_domain = (None, "") if tj is None else (tj.value, tj.domain)
+    window = host.window.headline if host.window is not None and tj_value is None else None
+    if window is not None and host.window is not None:  # no run record: the counters' tokens/J, said as such
+        tj_value, tj_domain = window[1], f"{window[0]}, {host.window.label}"
+    task = record.task if record is not None else None
+    ci = (task.ci_low, task.ci_high) if task is not None and task.ci_low is not None and task.ci_high is not None \
+        else None
+    jpc = record.headline("j_per_correct") if record is not None else None
     return HostRow(
         key=host.key, host=host.label, labels=dict(host.labels), device=host.device, provider=host.provider,
         state=state, reason=host.reason, power_by_kind=host.power_by_kind() if host.reporting else {},
         power_w=headline[1] if headline and host.reporting else None,
         power_kind=headline[0] if headline and host.reporting else "",
-        tokens_per_s=host.tokens_per_s, tokens_per_j=None if tj is None else tj.value,
-        tj_domain="" if tj is None else tj.domain, tj_low_confidence=bool(tj and tj.low_confidence),
+        tokens_per_s=host.tokens_per_s, tokens_per_j=tj_value,
+        tj_domain=tj_domain, tj_low_confidence=bool(tj and tj.low_confidence),
         valid=valid, validity_reason=reason, source=host.source,
+        success_rate=task.success_rate if task is not None else None, success_ci=ci,
+        j_per_correct=jpc.value if jpc is not None else None,
     )
 
 
@@ -123,35 +139,53 @@ def label_keys(rows: Iterable[HostRow]) -> list[str]:
 
 
 @dataclass(frozen=True)
+class KindTokens:
+    """Fleet tokens/J in one headline domain kind: total tokens over total joules of its hosts' latest runs."""
+
+    kind: str
+    tokens_per_j: float
+    hosts: int
+
+
+@dataclass(frozen=True)
 class FleetStrip:
     """The line on top of the fleet screen."""
 
     reporting: int
     total: int
     power_by_kind: dict[str, float]  # summed over reporting hosts, per domain kind
-    tokens_per_j: float | None  # fleet tokens / fleet joules over measured (not estimated) headline domains
-    measured_hosts: int
-    estimated_tokens_per_j: float | None  # the same over hosts whose headline domain is an estimate
-    estimated_hosts: int
+    tokens_per_j: tuple[KindTokens, ...]  # per measured headline kind (most hosts first); never pooled across
+    estimated: KindTokens | None  # hosts whose headline domain is an estimate, apart
     running: int
     problems: int  # hosts in error, unsupported or stale
+    window: str = ""  # "last 5m" when some host's tokens/J comes from counters (a Prometheus source)
+
+    def kind(self, kind: str) -> KindTokens | None:
+        return next((k for k in self.tokens_per_j if k.kind == kind), None)
+
+    def tokens_text(self) -> str:
+        """"tok/J gpu-board 2.9 (3 hosts) · soc-input 3.3 (1); estimated 0.21 (1) apart"."""
+        if not self.tokens_per_j and self.estimated is None:
+            if self.window:
+                return f"tok/J per host only (counters, {self.window}; no run record)"
+            return "fleet tok/J -"
+        measured = " · ".join(f"{k.kind} {k.tokens_per_j:.3g} ({k.hosts} host{'s' if k.hosts != 1 else ''})"
+                              for k in self.tokens_per_j)
+        text = f"tok/J {measured}" if measured else "tok/J measured -"
+        if self.estimated is not None:
+            text += f"; estimated {self.estimated.tokens_per_j:.3g} ({self.estimated.hosts}) apart"
+        return text
 
     def text(self) -> str:
-        parts = [f"{self.reporting} of {self.total} hosts reporting"]
-        if self.tokens_per_j is not None:
-            parts.append(f"fleet {self.tokens_per_j:.3g} tok/J measured ({self.measured_hosts} hosts)")
-        if self.estimated_tokens_per_j is not None:
-            parts.append(f"{self.estimated_tokens_per_j:.3g} tok/J estimated ({self.estimated_hosts})")
-        if self.tokens_per_j is None and self.estimated_tokens_per_j is None:
-            parts.append("fleet tok/J -")
-        if self.running:
-            parts.append(f"{self.running} running")
-        if self.problems:
-            parts.append(f"{self.problems} need attention")
+        parts = [f"{self.reporting} of {self.total} hosts reporting", self.tokens_text()]
         if self.power_by_kind:
             parts.append("power " + " ".join(f"{k} {w:.0f} W" for k, w in sorted(self.power_by_kind.items())))
         else:
             parts.append("power -")
+        if self.running:
+            parts.append(f"{self.running} running")
+        if self.problems:
+            parts.append(f"{self.problems} need attention")
         return " │ ".join(parts)
 
 
@@ -167,7 +201,7 @@ def _tokens_and_joules(record: RunRecord) -> tuple[float, float] | None:
 def fleet_strip(hosts: Iterable[HostView]) -> FleetStrip:
     hosts = list(hosts)
     power: dict[str, float] = {}
-    sums = {False: [0.0, 0.0, 0], True: [0.0, 0.0, 0]}  # estimated? -> tokens, joules, hosts
+    sums: dict[str, list[float]] = {}  # headline kind -> [tokens, joules, hosts]
     for host in hosts:
         if host.reporting:
             for kind, watts in host.power_by_kind().items():
@@ -178,21 +212,18 @@ def fleet_strip(hosts: Iterable[HostView]) -> FleetStrip:
         tj = _tokens_and_joules(record)
         if tj is None:
             continue
-        acc = sums[is_estimate(record.headline_domain)]
+        acc = sums.setdefault(domain_kind(record.headline_domain), [0.0, 0.0, 0])
         acc[0] += tj[0]
         acc[1] += tj[1]
         acc[2] += 1
-
-    def ratio(estimated: bool) -> float | None:
-        tokens, joules, _n = sums[estimated]
-        return tokens / joules if joules > 0 else None
-
+    kinds = [KindTokens(kind, tokens / joules, int(n)) for kind, (tokens, joules, n) in sums.items() if joules > 0]
+    measured = sorted((k for k in kinds if not is_estimate(k.kind)), key=lambda k: (-k.hosts, k.kind))
     return FleetStrip(
         reporting=sum(1 for h in hosts if h.reporting), total=len(hosts), power_by_kind=power,
-        tokens_per_j=ratio(False), measured_hosts=int(sums[False][2]),
-        estimated_tokens_per_j=ratio(True), estimated_hosts=int(sums[True][2]),
-        running=sum(1 for h in hosts if h.live_run is not None and h.reporting),
+        tokens_per_j=tuple(measured), estimated=next((k for k in kinds if is_estimate(k.kind)), None),
+        running=sum(1 for h in hosts if h.reporting and (h.live_run is not None or h.activity not in ("", "idle"))),
         problems=sum(1 for h in hosts if h.status in ("error", "unsupported", "stale")),
+        window=next((h.window.label for h in hosts if h.window is not None), ""),
     )
 
 

@@ -1,5 +1,7 @@
-"""The fleet screen: the strip ("M of N hosts reporting", power by domain kind, fleet tokens/J), the hosts
-table, and the heatmap with its legend. Sort, `/` filter, group by label, colour by another metric."""
+"""The fleet screen: the strip ("M of N hosts reporting", power by domain kind, fleet tokens/J per domain
+kind, and a Prometheus source's own status line), the hosts table (task success and J/correct where runs
+scored answers), and the heatmap with its legend. Sort, `/` filter, group by label, colour by another
+metric; `a` opens the audit."""
 
 from __future__ import annotations
 
@@ -21,6 +23,23 @@ if TYPE_CHECKING:
     from wattfleet.tui.app import WattfleetApp
 
 COLUMNS = ("host", "state", "tok/J", "power", "tok/s", "valid", "device", "provider", "labels", "why")
+SUCCESS_COLUMNS = ("success", "J/correct")  # after "valid", only when some run on screen scored answers
+LEVEL_STYLE = {"ok": "", "warn": "yellow", "error": "bold red"}
+
+
+def columns_for(rows: list[HostRow]) -> tuple[str, ...]:
+    if not any(r.success_rate is not None or r.j_per_correct is not None for r in rows):
+        return COLUMNS
+    at = COLUMNS.index("valid") + 1
+    return (*COLUMNS[:at], *SUCCESS_COLUMNS, *COLUMNS[at:])
+
+
+def success_text(row: HostRow) -> str:
+    """"93% (88-97)": the latest run's success rate with its 95% interval, "-" when it scored none."""
+    if row.success_rate is None:
+        return "-"
+    ci = f" ({row.success_ci[0]:.0%}-{row.success_ci[1]:.0%})".replace("%-", "-") if row.success_ci else ""
+    return f"{row.success_rate:.0%}{ci}"
 
 
 def _power_cell(row: HostRow) -> str:
@@ -29,18 +48,25 @@ def _power_cell(row: HostRow) -> str:
     return " ".join(f"{k.split('-')[0]}:{w:.0f}W" for k, w in sorted(row.power_by_kind.items()))
 
 
-def _row_cells(row: HostRow) -> tuple[Text, ...]:
+def _row_cells(row: HostRow, columns: tuple[str, ...] = COLUMNS) -> tuple[Text, ...]:
     state = Text(row.state, style={"live": "green", "stale": "yellow", "error": "red", "unsupported": "red"}
                  .get(row.state, ""))
     tj = "-"
     if row.tokens_per_j is not None:
         tj = f"{compact(row.tokens_per_j)} [{row.tj_domain}]" + ("*" if row.tj_low_confidence else "")
     valid = "-" if row.valid is None else ("yes" if row.valid else "NO")
-    labels = " ".join(f"{k}={v}" for k, v in sorted(row.labels.items()))
+    labels = " ".join(f"{k}={v}" for k, v in sorted(row.labels.items()) if v != row.device)  # device: its column
     why = row.reason or row.validity_reason
-    return (Text(row.host, style="bold"), state, Text(tj), Text(_power_cell(row)), Text(compact(row.tokens_per_s)),
-            Text(valid, style="" if row.valid is not False else "bold red"), Text(row.device[:24]),
-            Text(row.provider), Text(labels, style="dim"), Text(why[:60] + ("…" if len(why) > 60 else ""), "dim"))
+    cells = {
+        "host": Text(row.host, style="bold"), "state": state, "tok/J": Text(tj), "power": Text(_power_cell(row)),
+        "tok/s": Text(compact(row.tokens_per_s)),
+        "valid": Text(valid, style="" if row.valid is not False else "bold red"),
+        "success": Text(success_text(row)),
+        "J/correct": Text("-" if row.j_per_correct is None else f"{compact(row.j_per_correct)} J"),
+        "device": Text(row.device[:24]), "provider": Text(row.provider), "labels": Text(labels, style="dim"),
+        "why": Text(why[:60] + ("…" if len(why) > 60 else ""), "dim"),
+    }
+    return tuple(cells[c] for c in columns)
 
 
 class FleetScreen(Screen[None]):
@@ -50,8 +76,9 @@ class FleetScreen(Screen[None]):
         Binding("R", "reverse", "Reverse", show=False),
         Binding("g", "group", "Group"),
         Binding("m", "metric", "Metric"),
-        Binding("l", "launcher", "Launch run"),
+        Binding("l", "launcher", "Launch"),
         Binding("p", "pareto", "Pareto"),
+        Binding("a", "audit", "Audit"),
         Binding("escape", "back", "Clear filter", show=False),
     ]
 
@@ -65,6 +92,7 @@ class FleetScreen(Screen[None]):
         self.metric = "tokens_per_j"
         self.rows: list[HostRow] = []
         self._table_keys: list[str] = []
+        self._columns: tuple[str, ...] = ()
         self._status_set = False
 
     @property
@@ -73,6 +101,7 @@ class FleetScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="strip")
+        yield Static(id="source-status")
         yield Input(placeholder="filter: text, power>300, host~=edge, tokens_per_j<2 & rack=2  (Enter / Esc)",
                     id="filter")
         yield DataTable(id="hosts", cursor_type="row", zebra_stripes=True)
@@ -80,12 +109,10 @@ class FleetScreen(Screen[None]):
         yield Heatmap(id="heatmap")
         yield Static(id="legend")
         yield Static(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#hosts", DataTable)
-        for name in COLUMNS:
-            table.add_column(name, key=name)
         self.query_one("#filter", Input).display = False
         self.refresh_view()
         table.focus()
@@ -105,6 +132,14 @@ class FleetScreen(Screen[None]):
         model = self.wapp.model
         strip = fleet_strip(model.hosts.values())
         self.query_one("#strip", Static).update(Text(strip.text(), style="bold"))
+        sources = self.query_one("#source-status", Static)
+        sources.display = bool(model.source_status)
+        if model.source_status:
+            line = Text()
+            for name, status in sorted(model.source_status.items()):
+                line.append(f"{name}: ", style="bold")
+                line.append(status.message + "  ", style=LEVEL_STYLE[status.level])
+            sources.update(line)
         self.rows = self.visible_rows()
         self._fill_table()
         hosts = [model.hosts[r.key] for r in self.rows]
@@ -114,8 +149,11 @@ class FleetScreen(Screen[None]):
         group = f" · group {self.group_label}" if self.group_label else ""
         shown = f" · {len(self.rows)} of {len(model.hosts)} shown (filter {self.filter.source!r})" if (
             self.filter.terms) else ""
-        self.query_one("#heat-title", Static).update(Text(
-            f"{METRICS[self.metric].label} by host × profile · {sort}{group}{shown}", style="bold"))
+        title = Text(f"{METRICS[self.metric].label} by host × profile · {sort}{group}{shown}", style="bold")
+        kinds = grid.domain_kinds()
+        if len(kinds) > 1:  # one colour scale, figures of several domains: compare within one (METRICS.md)
+            title.append(f" · domains {', '.join(kinds)}: compare within one", style="italic")
+        self.query_one("#heat-title", Static).update(title)
         self.query_one("#legend", Static).update(legend(grid))
         if not self._status_set and model.notes:
             self.set_status(model.notes[-1])
@@ -123,16 +161,22 @@ class FleetScreen(Screen[None]):
     def _fill_table(self) -> None:
         table = self.query_one("#hosts", DataTable)
         selected = self._table_keys[table.cursor_row] if 0 <= table.cursor_row < len(self._table_keys) else None
+        columns = columns_for(self.rows)
+        if columns != self._columns:
+            table.clear(columns=True)
+            for name in columns:
+                table.add_column(name, key=name)
+            self._columns = columns
         table.clear()
         keys: list[str] = []
         groups = group_rows(self.rows, self.group_label) if self.group_label else [("", self.rows)]
         for name, rows in groups:
             if self.group_label:
                 table.add_row(Text(f"── {self.group_label}={name}" if not name.startswith("(") else f"── {name}",
-                                   style="bold italic"), *([""] * (len(COLUMNS) - 1)), key=f"group:{name}")
+                                   style="bold italic"), *([""] * (len(columns) - 1)), key=f"group:{name}")
                 keys.append(f"group:{name}")
             for row in rows:
-                table.add_row(*_row_cells(row), key=row.key)
+                table.add_row(*_row_cells(row, columns), key=row.key)
                 keys.append(row.key)
         self._table_keys = keys
         if selected in keys:
@@ -241,3 +285,7 @@ class FleetScreen(Screen[None]):
     def action_pareto(self) -> None:
         """Tokens/J against p99 latency for the runs shown, frontier marked."""
         self.wapp.open_pareto([r.key for r in self.rows])
+
+    def action_audit(self) -> None:
+        """The power-budget audit of the runs shown (and a Prometheus range): where the watts go, what fits."""
+        self.wapp.open_audit([r.key for r in self.rows])

@@ -17,11 +17,14 @@ from wattfleet.tui.fleet.heatmap import MARKS, SHADES, STATE_MEANING
 KEYS = (
     ("everywhere", "?  help · Ctrl+P  command palette · Esc  back · q  quit · Tab  next pane"),
     ("fleet", "/ filter · s sort · R reverse · g group by label · m heatmap metric · l launch a run · "
-              "p Pareto view · Enter open host (table or heatmap cell) · arrows move in the heatmap"),
+              "p Pareto view · a audit · Enter open host (table or heatmap cell) · arrows move in the heatmap"),
     ("host", "Enter / o open the selected run's full record · l launch a run on this host"),
     ("launcher", "Enter pick profile · Space toggle host · a all in filter · n none · Ctrl+R start · "
                  "c cancel host · C cancel all"),
-    ("Pareto", "x  p99 TTFT / p99 TPOT · y  tokens/J, J/token, J per correct answer, task success"),
+    ("Pareto", "x  p99 TTFT / p99 TPOT · y  tokens/J, J/token, J per correct answer, task success · "
+               "d  next energy domain (one frontier per domain kind)"),
+    ("audit", "1-5  where the watts go, budget, tokens/J, outliers, allocation · r  re-run on what is on screen "
+              "(it proposes; applying is the operator's)"),
 )
 
 

@@ -1,6 +1,7 @@
 """Host detail: live power per domain, ITL over time and the TTFT distribution, the percentile table with
-each figure's definition, device facts and working providers, and the run history from the agent's
-journal (Enter opens a run's full record)."""
+each figure's definition, the latest run's task success and joules per correct answer (where it scored
+answers), device facts and working providers, and the run history from the agent's journal (Enter opens a
+run's full record)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,33 @@ def record_series(record: RunRecord) -> tuple[list[tuple[float, float]], list[fl
         itl += [((b - t0) / 1e9, (b - a) / 1e6) for a, b in zip(q.token_ns, q.token_ns[1:], strict=False)]
     step = max(1, len(itl) // MAX_POINTS)
     return itl[::step], ttft
+
+
+def task_text(record: RunRecord) -> Text | None:
+    """The run's task success with its interval, J per correct answer in its headline domain and correct
+    answers per second; None when the run scored no answer."""
+    task = record.task
+    rate = task.success_rate if task is not None else None
+    if rate is None:
+        f = record.figure("success_rate")
+        rate = f.value if f is not None else None
+    if task is None and rate is None:
+        return None
+    text = Text()
+    text.append(f"{profile_name(record)} ({record.run_id}): ", style="bold")
+    if task is not None:
+        text.append(f"{task.correct} of {task.items} answers correct ({task.scorer})")
+    if rate is not None:
+        text.append(f", success {rate:.1%}" if task is not None else f"success {rate:.1%}")
+    if task is not None and task.ci_low is not None and task.ci_high is not None:
+        text.append(f", 95% CI {task.ci_low:.1%} to {task.ci_high:.1%}")
+    jpc = record.headline("j_per_correct")
+    if jpc is not None and jpc.value is not None:
+        text.append(f" · {compact(jpc.value)} J per correct answer [{jpc.domain}]")
+    cps = record.figure("correct_per_s")
+    if cps is not None and cps.value is not None:
+        text.append(f" · {compact(cps.value)} correct/s")
+    return text
 
 
 def facts(host: HostView) -> Text:
@@ -98,6 +126,8 @@ class HostScreen(Screen[None]):
                 yield Static(id="ttft-chart", classes="chart")
             yield Static("percentiles (ms) of the latest run · definitions as METRICS.md", classes="section")
             yield DataTable(id="percentiles", cursor_type="none")
+            yield Static("task success of the latest run", classes="section", id="task-title")
+            yield Static(id="task")
             yield Static("device, providers and power sources", classes="section")
             yield Static(id="facts")
             yield Static("run history (journal) · Enter or o opens a run's full record", classes="section")
@@ -109,7 +139,7 @@ class HostScreen(Screen[None]):
         for name in ("metric", *PERCENTILES, "definition"):
             table.add_column(name, key=name)
         history = self.query_one("#history", DataTable)
-        for name in ("run", "profile", "state", "tok/J", "valid", "ttft p99 ms"):
+        for name in ("run", "profile", "state", "tok/J", "valid", "ttft p99 ms", "success", "J/correct"):
             history.add_column(name, key=name)
         self.refresh_view()
         history.focus(scroll_visible=False)  # the charts stay on top; the table still takes Enter
@@ -143,6 +173,11 @@ class HostScreen(Screen[None]):
             Text("TTFT distribution (ms)", style="bold") + Text(f" {where}\n", style="dim")
             + histogram_chart(ttft, width, 4 if narrow else 5, "ms"))
         self._fill_percentiles(host)
+        task = task_text(host.latest) if host.latest is not None else None
+        for name in ("#task-title", "#task"):
+            self.query_one(name).display = task is not None
+        if task is not None:
+            self.query_one("#task", Static).update(task)
         self.query_one("#facts", Static).update(facts(host))
         self._fill_history(host)
 
@@ -202,9 +237,13 @@ class HostScreen(Screen[None]):
         for r in host.runs:
             tj = r.headline("tokens_per_j")
             ttft = r.figure("ttft_p99")
-            table.add_row(r.run_id, profile_name(r), r.state,
-                          f"{compact(tj.value)} [{tj.domain}]" if tj and tj.value is not None else "-",
-                          "yes" if r.validity.valid else "NO", compact(ttft.value if ttft else None), key=r.run_id)
+            rate = r.task.success_rate if r.task is not None else None
+            jpc = r.headline("j_per_correct")
+            table.add_row(Text(r.run_id), Text(profile_name(r)), Text(r.state),
+                          Text(f"{compact(tj.value)} [{tj.domain}]" if tj and tj.value is not None else "-"),
+                          Text("yes" if r.validity.valid else "NO"), Text(compact(ttft.value if ttft else None)),
+                          Text("-" if rate is None else f"{rate:.0%}"),
+                          Text("-" if jpc is None or jpc.value is None else f"{compact(jpc.value)} J"), key=r.run_id)
         self._history_ids = ids
         if 0 <= cursor < table.row_count:
             table.move_cursor(row=cursor, animate=False)

@@ -131,7 +131,7 @@ class LauncherScreen(Screen[None]):
         for h in run.hosts.values():
             tj = h.record.headline("tokens_per_j") if h.record is not None else None
             tj_text = f"{compact(tj.value)} [{tj.domain}]" if tj is not None and tj.value is not None else "-"
-            table.add_row(h.label, h.state, progress_bar(h.fraction), h.run_id or "-", tj_text,
+            table.add_row(h.label, h.state, progress_bar(h.fraction), h.run_id or "-", Text(tj_text),
                           Text(h.error, style="red") if h.error else h.record_path or "", key=h.key)
         if 0 <= cursor < table.row_count:
             table.move_cursor(row=cursor, animate=False)

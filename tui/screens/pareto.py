@@ -1,6 +1,8 @@
 """The Pareto view: for the runs on screen, tokens/J (or another efficiency, or task success where records
 carry it) against p99 TTFT or TPOT; one point per host and profile, the frontier marked, points that are
-not valid or failed their quality check marked and kept off the frontier."""
+not valid or failed their quality check marked and kept off the frontier. Energy figures are compared
+within one domain kind at a time (`d` moves to the next kind); the title says which, and how many points
+of other kinds are left out."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from wattfleet.tui.fleet.heatmap import METRICS, compact
-from wattfleet.tui.fleet.pareto import LATENCIES, SUCCESS, ParetoPoint, frontier, has_success, points
+from wattfleet.tui.fleet.pareto import LATENCIES, SUCCESS, ParetoPoint, frontier, has_success, kinds, of_kind, points
 from wattfleet.tui.widgets.canvas import nice_range, scatter
 
 if TYPE_CHECKING:
@@ -57,6 +59,7 @@ class ParetoScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("x", "toggle_x", "TTFT/TPOT"),
         Binding("y", "toggle_y", "Y axis"),
+        Binding("d", "next_kind", "Domain"),
         Binding("escape", "back", "Back"),
     ]
 
@@ -66,7 +69,9 @@ class ParetoScreen(Screen[None]):
         self.keys = keys
         self.latency = LATENCIES[0]
         self.y = "tokens_per_j"
-        self.pts: list[ParetoPoint] = []
+        self.kind: str | None = None  # the domain kind on screen; None: the one with most points
+        self.kinds: list[str] = []
+        self.pts: list[ParetoPoint] = []  # the points of self.kind, the only ones compared
 
     @property
     def wapp(self) -> WattfleetApp:
@@ -96,14 +101,24 @@ class ParetoScreen(Screen[None]):
     def refresh_view(self) -> None:
         hosts = self._hosts()
         y_metric = SUCCESS if self.y == "success_rate" else METRICS[self.y]
-        self.pts = points(hosts, self.latency, y_metric)
+        every = points(hosts, self.latency, y_metric)
+        self.kinds = kinds(every)
+        if self.kind not in self.kinds:
+            self.kind = self.kinds[0] if self.kinds else None
+        self.pts = of_kind(every, self.kind) if self.kind is not None else []
         front = frontier(self.pts, y_metric.higher_is_better)
         x_label = f"p99 {self.latency.split('_')[0].upper()} ms"
         y_label = f"{y_metric.label} ({'higher' if y_metric.higher_is_better else 'lower'} is better)"
         title = Text(f"Pareto: {y_metric.label} against {x_label}", style="bold")
+        if self.kind:
+            title.append(f" · measured in {self.kind}", style="bold")
+            if self.kind == "estimated":
+                title.append(" (CPU util x TDP: a model, not a measurement)", style="italic")
         title.append(f" · {len(self.pts)} points, {len(front)} on the frontier", style="dim")
-        if any(p.estimated for p in self.pts):
-            title.append(" · some power is estimated (CPU util x TDP)", style="italic")
+        others = [(k, len(of_kind(every, k))) for k in self.kinds if k != self.kind]
+        if others:
+            title.append(" · not compared, other domains: " + ", ".join(f"{k} {n}" for k, n in others)
+                         + " (d: next domain)", style="italic")
         self.query_one("#pareto-title", Static).update(title)
         size = self.size
         height = max(5, (size.height or 24) // 2 - 4)
@@ -118,6 +133,13 @@ class ParetoScreen(Screen[None]):
             domain = p.domain + (" (a model)" if p.estimated else "")
             table.add_row(point_glyph(p, i in front), p.name, compact(p.x),
                           f"{compact(p.y)}{'*' if p.low_confidence else ''}", domain, why)
+
+    def action_next_kind(self) -> None:
+        """Domain: compare the points of the next energy domain kind (never two kinds on one frontier)."""
+        if self.kinds:
+            at = self.kinds.index(self.kind) if self.kind in self.kinds else -1
+            self.kind = self.kinds[(at + 1) % len(self.kinds)]
+        self.refresh_view()
 
     def action_toggle_x(self) -> None:
         """Latency axis: p99 TTFT or p99 TPOT."""

@@ -47,7 +47,12 @@ def summary_text(r: RunRecord) -> Text:
     if r.task is not None:
         t = r.task
         text.append(f"\ntask success ({t.scorer}): {t.correct}/{t.items}"
-                    + (f" = {t.success_rate:.1%}" if t.success_rate is not None else ""))
+                    + (f" = {t.success_rate:.1%}" if t.success_rate is not None else "")
+                    + (f" (95% CI {t.ci_low:.1%} to {t.ci_high:.1%})" if t.ci_low is not None and t.ci_high is not None
+                       else ""))
+        jpc = r.headline("j_per_correct")
+        if jpc is not None and jpc.value is not None:
+            text.append(f" · {jpc.value:.4g} J per correct answer [{jpc.domain}]")
     if r.quality:
         text.append(f"\nquality: {r.quality.get('detail', json.dumps(r.quality)[:200])}",
                     style="bold red" if r.quality.get("flagged") else "")

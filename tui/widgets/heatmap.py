@@ -18,6 +18,7 @@ from textual.strip import Strip
 from wattfleet.tui.fleet.heatmap import CELL_WIDTH, LEVEL_COLOURS, HeatCell, HeatGrid, Metric, cell_text
 
 LABEL_WIDTH = 16
+PLAIN = Style()  # never a segment without a style: Textual's NO_COLOR (monochrome) filter reads every one
 _MARK_STYLE = {
     "estimated": Style(italic=True), "low-confidence": Style(italic=True), "invalid": Style(strike=True),
     "failed": Style(dim=True), "stale": Style(dim=True), "running": Style(dim=True), "empty": Style(dim=True),
@@ -39,7 +40,7 @@ def row_segments(grid: HeatGrid, row: int, first_col: int, ncols: int, cursor: t
         if cursor == (row, c):
             style = style + Style(reverse=True, bold=True)
         segs.append(Segment(text, style))
-        segs.append(Segment(" "))
+        segs.append(Segment(" ", PLAIN))
     return segs
 
 
@@ -57,7 +58,7 @@ def header_segments(grid: HeatGrid, first_col: int, ncols: int, label_width: int
     segs = [Segment("host".ljust(label_width), Style(bold=True, underline=True))]
     for c in range(first_col, min(first_col + ncols, len(grid.cols))):
         segs.append(Segment(short_name(grid.cols[c]).center(CELL_WIDTH), Style(bold=True, underline=True)))
-        segs.append(Segment(" "))
+        segs.append(Segment(" ", PLAIN))
     return segs
 
 
@@ -153,12 +154,12 @@ class Heatmap(ScrollView, can_focus=True):
             text = "no hosts yet" if y == 0 else ""
             return Strip([Segment(text.ljust(width), Style(dim=True))], width)
         if y == 0:
-            return Strip(header_segments(self.grid, self._first_col, ncols)).adjust_cell_length(width)
+            return Strip(header_segments(self.grid, self._first_col, ncols)).adjust_cell_length(width, PLAIN)
         row = y - 1 + int(self.scroll_y)
         if row >= len(self.grid.row_keys):
-            return Strip.blank(width)
+            return Strip.blank(width, PLAIN)
         segs = row_segments(self.grid, row, self._first_col, ncols, self.cursor if self.has_focus else None)
-        return Strip(segs).adjust_cell_length(width)
+        return Strip(segs).adjust_cell_length(width, PLAIN)
 
     def on_focus(self) -> None:
         self.refresh()
