@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -53,6 +54,13 @@ class RunningAgent:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(timeout=20)
+
+
+def free_port() -> int:
+    """A loopback port free right now (for flags that need a number up front, e.g. --metrics-port)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def agent_command(*args: str, python: str | None = None) -> list[str]:

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from agents import RunningAgent, start_agent
+from traces import Track, constant, write_power_trace
 
 from wattfleet.core.cli import main
 from wattfleet.core.client import AgentClient
@@ -56,10 +57,7 @@ values = [1, 2]
 
 
 def _trace(path: Path, watts: float) -> Path:
-    rows = ["# wattfleet trace v1", "t_ns,source,domain,power_w,energy_j,missing"]
-    rows += [f"{1_000_000_000 + i * 10_000_000},rapl,cpu-package,{watts},,0" for i in range(100)]
-    path.write_text("\n".join(rows) + "\n")
-    return path
+    return write_power_trace(path, [Track("rapl", "cpu-package", constant(watts))])
 
 
 @pytest.fixture(scope="module")

@@ -5,14 +5,14 @@ while the console keeps working."""
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from agents import RunningAgent, start_agent
+from agents import RunningAgent, free_port, start_agent
+from traces import Track, constant, write_power_trace
 
 from wattfleet.tui.app import WattfleetApp
 from wattfleet.tui.demo import OnlyThese
@@ -32,19 +32,9 @@ SHORT = "load.min_duration_s=0.5, load.min_queries=4, load.max_duration_s=3"
 
 
 def _trace(path: Path) -> Path:
-    rows = ["# wattfleet trace v1", "t_ns,source,domain,power_w,energy_j,missing"]
-    for i in range(100):
-        t = 1_000_000_000 + i * 10_000_000
-        rows.append(f"{t},nvml,gpu-board:0,{200 + i % 7},{2.0 * i:.3f},0")
-        rows.append(f"{t},rapl,cpu-package,40,,0")
-    path.write_text("\n".join(rows) + "\n")
-    return path
+    return write_power_trace(path, [Track("nvml", "gpu-board:0", lambda i: 200 + i % 7, lambda i: 2.0 * i),
+                                    Track("rapl", "cpu-package", constant(40))])
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +59,7 @@ def _inventory(fleet: dict[str, RunningAgent]) -> list[AgentEndpoint]:
     inv = fleet["inv"]
     return [
         AgentEndpoint("", (LOOPBACK,), inv.port, source="inventory", name="restartable"),
-        AgentEndpoint("", (LOOPBACK,), _free_port(), source="inventory", name="nobody-home"),
+        AgentEndpoint("", (LOOPBACK,), free_port(), source="inventory", name="nobody-home"),
         AgentEndpoint("", ("localhost",), fleet["gpu"].port, source="inventory", name="wrong-token"),
         AgentEndpoint("", (LOOPBACK,), 9, source="inventory", name="from-the-future", api="wattfleet.v9"),
     ]

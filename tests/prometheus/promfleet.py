@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents import RunningAgent, scrape_metrics, start_agent
-from promserver import PromServer, free_port, start_prometheus, wait_until
+from agents import RunningAgent, free_port, scrape_metrics, start_agent
+from promserver import PromServer, start_prometheus, wait_until
+from traces import Track, constant, write_power_trace
 
 from wattfleet.core.client import AgentClient
 from wattfleet.core.model import RunSpec
@@ -55,13 +56,8 @@ class Fleet:
 
 def trace(path: Path) -> Path:
     """1 s at 100 Hz, looped by the agent: a GPU with an energy counter at GPU_W, a CPU package at CPU_W."""
-    rows = ["# wattfleet trace v1", "t_ns,source,domain,power_w,energy_j,missing"]
-    for i in range(100):
-        t = 1_000_000_000 + i * 10_000_000
-        rows.append(f"{t},nvml,gpu-board:0,{GPU_W},{GPU_W * i / 100:.3f},0")
-        rows.append(f"{t},rapl,cpu-package,{CPU_W},,0")
-    path.write_text("\n".join(rows) + "\n")
-    return path
+    return write_power_trace(path, [Track("nvml", "gpu-board:0", constant(GPU_W), lambda i: GPU_W * i / 100),
+                                    Track("rapl", "cpu-package", constant(CPU_W))])
 
 
 def sd_command(*args: str) -> list[str]:

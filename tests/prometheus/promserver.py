@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -15,16 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agents import free_port
+
 PROMETHEUS = shutil.which("prometheus")
 SKIP_REASON = ("the `prometheus` server binary is not installed: Debian's `prometheus` package provides it "
                "(scripts/dev.sh setup installs it as root where apt-get exists)")
 START_TIMEOUT_S = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

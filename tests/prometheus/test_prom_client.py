@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from agents import free_port
 from promfleet import Fleet
-from promserver import free_port, start_prometheus, wait_until
+from promserver import start_prometheus, wait_until
 
 from wattfleet.core.errors import UsageError, WattfleetError
 from wattfleet.tui.fleet.prom_fleet import PrometheusFleetSource

@@ -14,7 +14,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from promserver import free_port, wait_until
+from agents import free_port
+from promserver import wait_until
 
 from wattfleet.agent.service.advertise import build_txt
 from wattfleet.core.errors import ConfigError

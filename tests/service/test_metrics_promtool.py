@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import socket
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -14,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agents import RunningAgent, start_agent
+from agents import RunningAgent, free_port, start_agent
 from prometheus_client.parser import text_string_to_metric_families
+from traces import Track, constant, write_power_trace
 
 from wattfleet.core.client import AgentClient
 from wattfleet.core.model import PhaseChange, RunRecord, RunSpec, TokenBatch
@@ -25,25 +25,16 @@ RUN = {"load.min_duration_s": "1.0", "load.min_queries": "4", "load.max_duration
 
 
 def _trace(path: Path) -> Path:
-    rows = ["# wattfleet trace v1", "t_ns,source,domain,power_w,energy_j,missing"]
-    for i in range(100):  # 1 s at 100 Hz, looped: a GPU with an energy counter, a CPU with power only
-        t = 1_000_000_000 + i * 10_000_000
-        rows.append(f"{t},nvml,gpu-board:0,200.0,{2.0 * i:.3f},0")
-        rows.append(f"{t},rapl,cpu-package,40.0,,0")
-    path.write_text("\n".join(rows) + "\n")
-    return path
+    """1 s at 100 Hz, looped: a GPU with an energy counter, a CPU with power only."""
+    return write_power_trace(path, [Track("nvml", "gpu-board:0", constant(200.0), lambda i: 2.0 * i),
+                                    Track("rapl", "cpu-package", constant(40.0))])
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAgent]:
     work = tmp_path_factory.mktemp("promtool-agent")
-    port = _free_port()
+    port = free_port()
     a = start_agent(work, host_id="prom-agent", extra=(
         "--power-source", f"replay-loop:{_trace(work / 'trace.csv')}", "--telemetry-rate-hz", "50",
         "--metrics-port", str(port)))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agents import RunningAgent, scrape_metrics, start_agent
+from agents import RunningAgent, free_port, scrape_metrics, start_agent
+from traces import Track, constant, write_power_trace
 
 from wattfleet.core.client import AgentClient, AgentError
 from wattfleet.core.model import RunRecord, RunSpec, TelemetryBatch
@@ -17,19 +17,10 @@ GPU_W, CPU_W = 200.0, 40.0
 
 
 def _trace(path: Path) -> Path:
-    rows = ["# wattfleet trace v1", "t_ns,source,domain,power_w,energy_j,missing"]
-    for i in range(100):  # 1 s at 100 Hz: the GPU has an energy counter, the CPU only power
-        t = 1_000_000_000 + i * 10_000_000
-        rows.append(f"{t},nvml,gpu-board:0,{GPU_W},{GPU_W * 0.01 * i:.3f},0")
-        rows.append(f"{t},rapl,cpu-package,{CPU_W},,0")
-    path.write_text("\n".join(rows) + "\n")
-    return path
+    """1 s at 100 Hz: the GPU has an energy counter, the CPU only power."""
+    return write_power_trace(path, [Track("nvml", "gpu-board:0", constant(GPU_W), lambda i: GPU_W * 0.01 * i),
+                                    Track("rapl", "cpu-package", constant(CPU_W))])
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +31,7 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAgent]:
         work,
         host_id="tele-agent",
         extra=("--power-source", f"replay-loop:{trace}", "--telemetry-rate-hz", "50",
-               "--metrics-port", str(_free_port()), "--label", "site=lab-2"),
+               "--metrics-port", str(free_port()), "--label", "site=lab-2"),
     )
     a.metrics_port = int(a.args[a.args.index("--metrics-port") + 1])  # type: ignore[attr-defined]
     try:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from agents import start_agent
+from traces import Track, constant, write_power_trace
 
 from wattfleet.agent.figures.record import fill_measured, record_of
 from wattfleet.agent.telemetry.types import EnergyWindow
@@ -68,13 +69,9 @@ def test_a_run_on_gpu1_shows_gpu_board_1_in_the_record_the_run_table_and_json() 
 
 
 def _trace(path: Path) -> Path:
-    rows = ["# wattfleet trace v1", "t_ns,source,domain,power_w,energy_j,missing"]
-    for i in range(100):
-        t = 1_000_000_000 + i * 10_000_000
-        rows += [f"{t},nvml,gpu-board:0,80,{0.8 * i:.3f},0", f"{t},nvml,gpu-board:1,300,{3.0 * i:.3f},0",
-                 f"{t},rapl,cpu-package,60,,0"]
-    path.write_text("\n".join(rows) + "\n")
-    return path
+    return write_power_trace(path, [Track("nvml", "gpu-board:0", constant(80), lambda i: 0.8 * i),
+                                    Track("nvml", "gpu-board:1", constant(300), lambda i: 3.0 * i),
+                                    Track("rapl", "cpu-package", constant(60))])
 
 
 @pytest.mark.parametrize(("provider", "device"), [("cpu", ""), ("cuda", "gpu:1")])

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from traces import Track, constant, write_power_trace
 
 from wattfleet.agent.figures.latency import summarize
 from wattfleet.agent.workloads.config import LoadConfig, ModelConfig, Profile, QualityConfig, RuntimeConfig
@@ -120,8 +121,7 @@ def test_energy_from_a_real_sampler_over_the_measured_window(tmp_path: Path, cac
     from wattfleet.agent.telemetry import ReplaySource, Sampler
 
     trace = tmp_path / "flat.csv"
-    rows = [f"{1_000_000_000 + i * 5_000_000},nvml,gpu-board:0,100.0,,0" for i in range(2000)]
-    trace.write_text("# wattfleet trace v1\nt_ns,source,domain,power_w,energy_j,missing\n" + "\n".join(rows) + "\n")
+    write_power_trace(trace, [Track("nvml", "gpu-board:0", constant(100.0))], rows=2000, step_ns=5_000_000)
     sampler = Sampler([ReplaySource(trace, loop=True)], rate_hz=200.0).start()
     try:
         record = run_profile(_profile(min_duration_s=0.2), cache_dir=cache, sampler=sampler)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from traces import Track, constant, write_power_trace
 
 from wattfleet.agent.figures.validity import min_queries_for
 from wattfleet.agent.workloads.config import LoadConfig, ModelConfig, Profile, RuntimeConfig, SloConfig
@@ -127,8 +128,7 @@ def test_single_stream_on_the_tiny_decoder(tmp_path: Path, cache: Path) -> None:
     from wattfleet.agent.telemetry import ReplaySource, Sampler
 
     trace = tmp_path / "flat.csv"
-    rows = [f"{1_000_000_000 + i * 5_000_000},nvml,gpu-board:0,100.0,,0" for i in range(2000)]
-    trace.write_text("# wattfleet trace v1\nt_ns,source,domain,power_w,energy_j,missing\n" + "\n".join(rows) + "\n")
+    write_power_trace(trace, [Track("nvml", "gpu-board:0", constant(100.0))], rows=2000, step_ns=5_000_000)
     sampler = Sampler([ReplaySource(trace, loop=True)], rate_hz=200.0).start()
     try:
         record = run_profile(_profile("decoder-tiny", "single-stream"), cache_dir=cache, sampler=sampler,
