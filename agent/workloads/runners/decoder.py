@@ -220,12 +220,10 @@ class DecodeLoop:
             results = run(self.output_names, feeds)
             token = results[0][:, -1, :].argmax(axis=-1)
             past_len += ids.shape[1]
-            if stops is None:
-                ids = _emit(out, step, token, on_token)
-            elif stops.emit(out, step, token, on_token):
+            next_ids = _advance(out, step, token, on_token, stops)
+            if next_ids is None:
                 break
-            else:
-                ids = token.reshape(-1, 1).astype(np.int64)
+            ids = next_ids
             past = results[1:]
         return out
 
@@ -252,12 +250,10 @@ class DecodeLoop:
             results = binding.get_outputs()
             token = results[0].numpy()[:, -1, :].argmax(axis=-1)
             past_len += ids.shape[1]
-            if stops is None:
-                ids = _emit(out, step, token, on_token)
-            elif stops.emit(out, step, token, on_token):
+            next_ids = _advance(out, step, token, on_token, stops)
+            if next_ids is None:
                 break
-            else:
-                ids = token.reshape(-1, 1).astype(np.int64)
+            ids = next_ids
             past = [results[i] for i in range(1, len(results))]
         return out
 
@@ -273,9 +269,7 @@ class DecodeLoop:
             logits = run(["logits"], self._full_feeds(np.ascontiguousarray(seq[:, :length + step])))[0]
             token = logits[:, -1, :].argmax(axis=-1)
             seq[:, length + step] = token
-            if stops is None:
-                _emit(out, step, token, on_token)
-            elif stops.emit(out, step, token, on_token):
+            if _advance(out, step, token, on_token, stops) is None:
                 break
         return out
 
@@ -294,6 +288,17 @@ def _emit(out: np.ndarray, step: int, token: np.ndarray, on_token: OnToken | Non
     if on_token is not None:
         for b in range(token.shape[0]):
             on_token(b, step, t_ns)
+    return token.reshape(-1, 1).astype(np.int64)
+
+
+def _advance(out: np.ndarray, step: int, token: np.ndarray, on_token: OnToken | None,
+             stops: _Stops | None) -> np.ndarray | None:
+    """Record one decode step (every loop's shared tail): the next step's input_ids, or None once every
+    prompt has stopped at its limit or end-of-sequence token."""
+    if stops is None:
+        return _emit(out, step, token, on_token)
+    if stops.emit(out, step, token, on_token):
+        return None
     return token.reshape(-1, 1).astype(np.int64)
 
 
