@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from wattfleet.agent.figures.energy import EnergyLike
-from wattfleet.agent.figures.latency import measured, summarize
+from wattfleet.agent.figures.energy import EnergyLike, energy_figures
+from wattfleet.agent.figures.latency import in_window, measured, summarize
 from wattfleet.agent.figures.validity import validity
 from wattfleet.agent.workloads.config import LoadConfig, SloConfig
 from wattfleet.core.model import DomainEnergy, Figure, HostCpu, Query, RunRecord, Validity, Window
@@ -54,16 +54,13 @@ def energy_block(energy: Mapping[str, EnergyLike], device: str, *, other_devices
                           low_confidence=low_confidence) for d in order]
 
 
-def energy_figures(energy: Sequence[DomainEnergy], window: Window, queries: Sequence[Query]) -> list[Figure]:
-    """The energy figures of each domain over the window (METRICS.md), headline domain first."""
-    from wattfleet.agent.figures.energy import energy_figures as per_domain
-
+def _window_energy_figures(energy: Sequence[DomainEnergy], window: Window, queries: Sequence[Query]) -> list[Figure]:
+    """energy.energy_figures over the tokens and queries done inside the window, headline domain first."""
     ms = measured(queries)
     t0, t1 = window.t0_ns, window.t1_ns
-    done = sum(1 for q in ms if t0 <= q.done_ns <= t1)
-    tokens = sum(1 for q in ms for t in q.token_ns if t0 <= t <= t1)
-    by_domain = {e.domain: e for e in energy}
-    figures = per_domain(by_domain, tokens, done)
+    done = sum(1 for q in ms if in_window(q.done_ns, t0, t1))
+    tokens = sum(1 for q in ms for t in q.token_ns if in_window(t, t0, t1))
+    figures = energy_figures({e.domain: e for e in energy}, tokens, done)
     rank = {e.domain: i for i, e in enumerate(energy)}
     return sorted(figures, key=lambda f: rank.get(f.domain, len(rank)))  # stable: keeps the name order
 
@@ -135,7 +132,7 @@ def fill_measured(record: RunRecord, *, scenario: str, load: LoadConfig, slo: Sl
         record.energy = energy_block(energy, record.device, other_devices=other_devices, contended=contended,
                                      notes=(rebuilt_note,) if rebuilt_note else (),
                                      low_confidence=bool(rebuilt_note))
-        energy_figs = energy_figures(record.energy, record.window, queries)
+        energy_figs = _window_energy_figures(record.energy, record.window, queries)
     figures += energy_figs + task_success(record, queries, record.window, energy_figs)
     if rebuilt_note:
         figures = [f.with_low_confidence() for f in figures]
