@@ -408,12 +408,12 @@ class Journal:
 
     # --- after a restart -------------------------------------------------------------------------
 
-    def recover(self, rebuild: Rebuild | None, *, restart_unix_ns: int, reason: str) -> list[StoredRun]:
+    def recover(self, rebuild: Rebuild | None, *, restart_unix_ns: int, reason: str) -> list[str]:
         """Mark every run that had not ended as interrupted, with its record rebuilt from what is stored.
 
         The record ends at the last journaled time (the restart time only when nothing was journaled), and
         its final event is numbered seq_ceiling + 1, above any event the agent may have sent. Returns the
-        runs marked, as they are now. A rebuild that fails keeps a minimal record and says why in its error.
+        ids of the runs marked. A rebuild that fails keeps a minimal record and says why in its error.
         """
         with self._lock:
             rows = self._db.execute("SELECT run_id FROM runs WHERE state NOT IN (?, ?, ?, ?)", ENDED).fetchall()
@@ -436,9 +436,7 @@ class Journal:
             self.finish(run_id, state="interrupted", ended_unix_ns=ended_unix_ns, figures=record.figures,
                         record_json=record.to_json(), error=record.error or error, last_seq=final_seq,
                         environment=run.environment, summary_json=record.slim().to_json())
-            stored = self.get(run_id, with_record=False)
-            assert stored is not None
-            marked.append(stored)
+            marked.append(run_id)
         return marked
 
 

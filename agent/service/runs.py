@@ -88,18 +88,18 @@ class RunManager:
         rebuilt); returns their ids."""
         for line in await self._in_io(power_limits.restore_at_start, self.config, self.journal):
             log.warning("%s", line)
-        marked: list[StoredRun] = await self._in_io(
+        marked: list[str] = await self._in_io(
             self.journal.recover,
             recovery.rebuild_record,
             restart_unix_ns=time.time_ns(),
             reason="interrupted: the agent stopped or crashed during the run",
         )
-        for row in marked:
-            log.warning("run %s was cut short by an agent stop or crash; marked interrupted", row.run_id)
+        for run_id in marked:
+            log.warning("run %s was cut short by an agent stop or crash; marked interrupted", run_id)
         self.metrics.runs_recovered_as_interrupted(len(marked))
         await self._in_io(self.journal.prune, self.config.journal_keep_runs)
         self._ticker = asyncio.create_task(self._tick(), name="wattfleet-run-ticker")
-        return [row.run_id for row in marked]
+        return marked
 
     async def stop(self, timeout_s: float = 10.0) -> None:
         """Cancel what is queued, stop what runs (it ends as interrupted), wait, flush the journal."""
