@@ -136,7 +136,7 @@ class AgentClient:
 
     async def get_run_record_json(self, run_id: str, *, gzip: bool = True, timeout_s: float | None = 120.0) -> str:
         """The full JSON record of an ended run, joined from GetRunRecord's chunks."""
-        assembler = wire.RecordAssembler([])
+        assembler = wire.RecordAssembler()
         call = self.stub.GetRunRecord(wire.get_run_record_request(run_id, "json-gzip" if gzip else "json"),
                                       metadata=self._metadata, timeout=timeout_s)
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from wattfleet.core.wire.enums import (
@@ -41,7 +41,7 @@ def record_chunks(record_json: str, encoding: str = "json", chunk_bytes: int = R
 class RecordAssembler:
     """Joins RecordChunk messages back into the JSON text; `add` returns True at the last chunk."""
 
-    parts: list[bytes]
+    parts: list[bytes] = field(default_factory=list)
     encoding: str = "json"
     total_bytes: int = 0
     received: int = 0
