@@ -171,7 +171,7 @@ class FleetStrip:
             return "fleet tok/J -"
         measured = " · ".join(f"{k.kind} {k.tokens_per_j:.3g} ({k.hosts} host{'s' if k.hosts != 1 else ''})"
                               for k in self.tokens_per_j)
-        text = f"tok/J {measured}" if measured else "tok/J measured -"
+        text = f"tok/J {measured}" if measured else "tok/J: no host measured"
         if self.estimated is not None:
             text += f"; estimated {self.estimated.tokens_per_j:.3g} ({self.estimated.hosts}) apart"
         return text
